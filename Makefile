@@ -1,0 +1,44 @@
+# Every target installs what it needs: a fresh clone needs only Python 3.11+ and Node 18+.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export CDK_DISABLE_CLI_TELEMETRY := true
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: local test lint unit integration infra-tests e2e clean
+
+$(STAMP): requirements.txt requirements-dev.txt lambda_src/requirements.txt package.json package-lock.json
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Run the receiver on 127.0.0.1 (PORT, default 8080) against moto on loopback.
+local: $(STAMP)
+	$(PY) -m cmc_dev.server
+
+## The whole gate, as CI runs it.
+test: lint $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy lambda_src cmc_dev tests app.py infra
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+integration: $(STAMP)
+	$(PY) -m pytest tests/integration
+e2e: $(STAMP)
+	$(PY) -m pytest tests/e2e
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache

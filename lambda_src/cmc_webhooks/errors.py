@@ -1,0 +1,41 @@
+"""Errors that become HTTP responses in one place (the handler's exception handler)."""
+
+from __future__ import annotations
+
+
+class WebhookError(Exception):
+    """A request we answer with a JSON error: `status`, a stable `code`, and a message naming the problem."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidEnvelope(WebhookError):
+    status = 400
+    code = "invalid_envelope"
+
+
+class UnsupportedMediaType(WebhookError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class TooManyRecords(WebhookError):
+    status = 413
+    code = "too_many_records"
+
+
+class MessageNotFound(WebhookError):
+    status = 404
+    code = "message_not_found"
+
+
+class StorageUnavailable(WebhookError):
+    """DynamoDB still refused after retries: answer 5xx so that the sender tries again."""
+
+    status = 503
+    code = "storage_unavailable"

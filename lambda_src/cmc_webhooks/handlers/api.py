@@ -1,0 +1,102 @@
+"""The Lambda entry point: Powertools wiring, routes, and errors as JSON responses.
+
+Thin on purpose: decoding and item building live in logic/, AWS calls in dal/.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+from urllib.parse import unquote
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cmc_webhooks import contract
+from cmc_webhooks.dal import EventStore
+from cmc_webhooks.dal.dynamodb import DynamoDBEventStore
+from cmc_webhooks.errors import WebhookError
+from cmc_webhooks.logic.decode import decode_webhook_body
+from cmc_webhooks.logic.identity import normalize_message_id
+from cmc_webhooks.logic.ingest import IngestOptions, build_batch
+from cmc_webhooks.logic.lookup import message_history
+from cmc_webhooks.models.api import ErrorBody
+from cmc_webhooks.settings import get_settings, parse_time_zone
+
+logger = Logger(service=contract.SERVICE_NAME)
+metrics = Metrics(namespace=contract.METRICS_NAMESPACE, service=contract.SERVICE_NAME)
+tracer = Tracer(service=contract.SERVICE_NAME)
+app = APIGatewayRestResolver()
+
+
+@cache
+def event_store() -> EventStore:
+    return DynamoDBEventStore(get_settings().table_name)
+
+
+@cache
+def ingest_options() -> IngestOptions:
+    settings = get_settings()
+    return IngestOptions(
+        time_zone=parse_time_zone(settings.time_zone),
+        retention=timedelta(days=settings.retention_days),
+        max_records=settings.max_records,
+    )
+
+
+@app.post(contract.WEBHOOK_PATH)
+@tracer.capture_method
+def receive_webhook() -> dict[str, int]:
+    event = app.current_event
+    document = decode_webhook_body(
+        event.body, is_base64=bool(event.is_base64_encoded), content_type=event.headers.get("content-type")
+    )
+    batch = build_batch(document, options=ingest_options(), received_at=datetime.now(UTC))
+    event_store().write(batch.items)  # raises StorageUnavailable: never 200 with data missing
+
+    summary = batch.summary()
+    for name, unit_count in (
+        ("RecordsReceived", batch.received),
+        ("RecordsWritten", batch.written),
+        ("RecordsDuplicated", batch.duplicates),
+        ("RecordsQuarantined", batch.quarantined),
+        ("RecordsUnrecognized", batch.unrecognized),
+        ("RecordsWithUnknownFields", batch.with_unknown_fields),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=unit_count)
+    # Counts and the event type only: addresses, subjects and bodies stay out of logs.
+    logger.info("webhook stored", extra={"event_type": document.get("event_type"), **summary})
+    return summary
+
+
+@app.get(contract.MESSAGE_LOOKUP_PATH.replace("{message_id}", "<message_id>"))
+@tracer.capture_method
+def get_message(message_id: str) -> dict[str, Any]:
+    normalized = normalize_message_id(unquote(message_id))
+    history = message_history(normalized, event_store().message_events(normalized))
+    return history.model_dump()
+
+
+@app.exception_handler(WebhookError)  # type: ignore[untyped-decorator]
+def handle_webhook_error(error: WebhookError) -> Response[str]:
+    if error.status >= 500:
+        logger.exception("request failed", extra={"error_code": error.code})
+        metrics.add_metric(name="StorageFailures", unit=MetricUnit.Count, value=1)
+    else:
+        logger.info("request refused", extra={"error_code": error.code, "status": error.status})
+    return Response(
+        status_code=error.status,
+        content_type=content_types.APPLICATION_JSON,
+        body=ErrorBody(error=error.code, message=error.message).model_dump_json(),
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

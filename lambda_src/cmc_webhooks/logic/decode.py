@@ -1,0 +1,99 @@
+"""Turn an HTTP body, in either encoding CMC uses, into the webhook's JSON document."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+from cmc_webhooks.errors import InvalidEnvelope, UnsupportedMediaType
+
+JSON_TYPES = frozenset({"application/json", "text/json"})
+FORM_TYPE = "application/x-www-form-urlencoded"
+# Form fields CMC sends besides `event` (which holds JSON as a string).
+FORM_TEXT_FIELDS = ("event_type", "server_composition", "api_key")
+
+
+def parse_content_type(header: str | None) -> tuple[str, str]:
+    """Media type (lower case) and charset (default utf-8) of a Content-Type header."""
+    if not header:
+        return "", "utf-8"
+    media_type, _, params = header.partition(";")
+    charset = "utf-8"
+    for param in params.split(";"):
+        name, _, value = param.strip().partition("=")
+        if name.lower() == "charset" and value:
+            charset = value.strip().strip('"').lower()
+    return media_type.strip().lower(), charset
+
+
+def decode_webhook_body(body: str | None, *, is_base64: bool, content_type: str | None) -> dict[str, Any]:
+    """The webhook document as a dict, or an error that names what is wrong with the body."""
+    raw = _body_bytes(body, is_base64=is_base64)
+    media_type, charset = parse_content_type(content_type)
+    if not media_type:
+        # curl without -H: take JSON when it looks like JSON, else a form.
+        media_type = "application/json" if raw.lstrip()[:1] == b"{" else FORM_TYPE
+    if media_type in JSON_TYPES or media_type.endswith("+json"):
+        document = _load_json(_text(raw, charset), "the body")
+    elif media_type == FORM_TYPE:
+        document = _form_document(raw, charset)
+    else:
+        raise UnsupportedMediaType(
+            f"content type {media_type!r} is not supported: send application/json or {FORM_TYPE}"
+        )
+    if not isinstance(document, dict):
+        raise InvalidEnvelope("the body must be a JSON object with `event_type` and `event`")
+    return document
+
+
+def _body_bytes(body: str | None, *, is_base64: bool) -> bytes:
+    if not body:
+        raise InvalidEnvelope("the body is empty")
+    if not is_base64:
+        return body.encode("utf-8", "surrogatepass")
+    try:
+        raw = base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidEnvelope("the body is flagged base64 but is not valid base64") from exc
+    if not raw.strip():
+        raise InvalidEnvelope("the body is empty")
+    return raw
+
+
+def _text(raw: bytes, charset: str) -> str:
+    try:
+        return raw.decode(charset)
+    except LookupError as exc:
+        raise UnsupportedMediaType(f"charset {charset!r} is not known") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidEnvelope(f"the body is not valid {charset} text") from exc
+
+
+def _load_json(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidEnvelope(f"{what} is not valid JSON: {exc.msg} at position {exc.pos}") from exc
+
+
+def _form_document(raw: bytes, charset: str) -> dict[str, Any]:
+    # A form body is ASCII; percent-escapes decode in the declared charset.
+    text = _text(raw, "ascii") if raw.isascii() else _text(raw, charset)
+    try:
+        fields = dict(parse_qsl(text, keep_blank_values=True, encoding=charset, errors="strict"))
+    except UnicodeDecodeError as exc:
+        raise InvalidEnvelope(f"a form field is not valid {charset} text") from exc
+    except LookupError as exc:
+        raise UnsupportedMediaType(f"charset {charset!r} is not known") from exc
+    if "event" not in fields:
+        raise InvalidEnvelope("the form has no `event` field")
+    event = _load_json(fields["event"], "the form field `event`")
+    # Some senders put the whole document into `event`; unwrap it instead of nesting it.
+    if isinstance(event, dict) and isinstance(event.get("event"), dict) and "event_type" in event:
+        return event
+    document: dict[str, Any] = {name: fields[name] for name in FORM_TEXT_FIELDS if name in fields}
+    document["event"] = event
+    return document

@@ -1,0 +1,275 @@
+"""From a decoded webhook document to the items to store. No AWS in here.
+
+Every record ends up somewhere: a valid record as an event of its message, a record of an
+event type we do not model (e.g. `blocks`) as a raw event of its message, and a record
+that fails validation in the quarantine with its error. Only a broken envelope is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import ValidationError, parse
+from pydantic import TypeAdapter
+
+from cmc_webhooks import contract
+from cmc_webhooks.errors import InvalidEnvelope, TooManyRecords
+from cmc_webhooks.logic.identity import event_id, normalize_address, normalize_message_id
+from cmc_webhooks.models.cmc import RECORD_MODELS, BounceRecord, DeliveryRecord, WebhookEnvelope
+from cmc_webhooks.models.store import StoredItem
+
+BOUNCED = "bounced"
+RecordModel = DeliveryRecord | BounceRecord
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    time_zone: tzinfo
+    retention: timedelta
+    max_records: int
+
+
+@dataclass
+class Batch:
+    """What one webhook turns into. `received == written + quarantined + duplicates`."""
+
+    items: list[StoredItem] = field(default_factory=list)
+    received: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    unrecognized: int = 0
+    with_unknown_fields: int = 0
+    _keys: set[tuple[str, str]] = field(default_factory=set, repr=False)
+
+    @property
+    def written(self) -> int:
+        return len(self.items) - self.quarantined
+
+    def add(self, item: StoredItem) -> bool:
+        key = (item["message_id"], item["sk"])
+        if key in self._keys:
+            self.duplicates += 1
+            return False
+        self._keys.add(key)
+        self.items.append(item)
+        return True
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "received": self.received,
+            "written": self.written,
+            "duplicates": self.duplicates,
+            "quarantined": self.quarantined,
+            "unrecognized": self.unrecognized,
+        }
+
+
+def build_batch(document: dict[str, Any], *, options: IngestOptions, received_at: datetime) -> Batch:
+    envelope = _parse_envelope(document)
+    groups = _record_groups(envelope)
+    total = sum(len(records) for _, records in groups)
+    if total > options.max_records:
+        raise TooManyRecords(f"{total} records in one request; the limit is {options.max_records}")
+
+    builder = _ItemBuilder(envelope.server_composition, options, received_at)
+    batch = Batch(received=total)
+    for event_type, records in groups:
+        model = RECORD_MODELS.get(event_type)
+        if model is None:
+            for record in records:
+                batch.unrecognized += 1
+                builder.add_unrecognized(batch, event_type, record)
+            continue
+        for record, parsed, error in _validate(model, records):
+            if parsed is None:
+                builder.add_quarantine(batch, event_type, record, error)
+            else:
+                builder.add_event(batch, event_type, record, parsed)
+    return batch
+
+
+def _parse_envelope(document: dict[str, Any]) -> WebhookEnvelope:
+    if "event" not in document:
+        raise InvalidEnvelope("the webhook has no `event` object")
+    if not isinstance(document["event"], dict):
+        raise InvalidEnvelope('`event` must be an object keyed by event type, e.g. {"deliveries": [...]}')
+    try:
+        return parse(event=document, model=WebhookEnvelope)
+    except ValidationError as exc:
+        raise InvalidEnvelope(f"invalid webhook envelope: {describe(exc)}") from exc
+
+
+def _record_groups(envelope: WebhookEnvelope) -> list[tuple[str, list[Any]]]:
+    """`event` is keyed by event type; each key holds an array of records."""
+    groups = []
+    for event_type, value in envelope.event.items():
+        records = [value] if isinstance(value, dict) else value
+        if not isinstance(records, list):
+            raise InvalidEnvelope(f"`event.{event_type}` must be an array of records")
+        groups.append((event_type, records))
+    return groups
+
+
+def _validate(model: type[RecordModel], records: list[Any]) -> Iterable[tuple[Any, RecordModel | None, str]]:
+    # One validation call for the whole array is the fast path; only a batch holding a
+    # bad record pays for validating its records one by one.
+    try:
+        parsed_all = _list_adapter(model).validate_python(records)
+    except ValidationError:
+        pass
+    else:
+        for record, parsed in zip(records, parsed_all, strict=True):
+            yield record, parsed, ""
+        return
+    for record in records:
+        try:
+            yield record, model.model_validate(record), ""
+        except ValidationError as exc:
+            yield record, None, describe(exc)
+
+
+@cache
+def _list_adapter(model: type[RecordModel]) -> TypeAdapter[list[RecordModel]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
+def describe(exc: ValidationError) -> str:
+    """The fields and what is wrong with them, without the values (they may be personal data)."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(part) for part in error["loc"]) or "record"
+        problems.append(f"{where}: {error['msg']}")
+    return "; ".join(problems)
+
+
+class _ItemBuilder:
+    def __init__(self, server_composition: str, options: IngestOptions, received_at: datetime) -> None:
+        self.server_composition = server_composition
+        self.tz = options.time_zone
+        received_utc = received_at.astimezone(UTC)
+        self.received_at = received_utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        self.expires_at = int((received_utc + options.retention).timestamp())
+        self.quarantine_partition = contract.QUARANTINE_PARTITION_PREFIX + received_utc.date().isoformat()
+
+    def _base(self, event_type: str, record: Any, message_id: str, sk_time: str) -> StoredItem:
+        eid = event_id(event_type, self.server_composition, record)
+        return {
+            "message_id": message_id,
+            "sk": f"{contract.EVENT_SORT_KEY_PREFIX}{sk_time}#{eid}",
+            "kind": "event",
+            "event_id": eid,
+            "event_type": event_type,
+            "received_at": self.received_at,
+            "expires_at": self.expires_at,
+            "server_composition": self.server_composition,
+        }
+
+    def add_event(
+        self, batch: Batch, event_type: str, record: dict[str, Any], parsed: DeliveryRecord | BounceRecord
+    ) -> None:
+        try:
+            occurred = _local_time(parsed.created, self.tz)
+        except ValueError as exc:
+            self.add_quarantine(batch, event_type, record, f"created: {exc}")
+            return
+        message_id = normalize_message_id(parsed.message_id)
+        if not message_id:
+            self.add_quarantine(batch, event_type, record, "messageId: empty once <> are removed")
+            return
+        item = self._base(event_type, record, message_id, _utc_key(occurred))
+        item["occurred_at"] = occurred.isoformat()
+        item["message_id_raw"] = parsed.message_id
+        item["recipient"] = parsed.recipient
+        item["recipient_key"] = normalize_address(parsed.recipient)
+        item["data_version"] = 1 if "envelopeTo" in record else 2
+        if isinstance(parsed, BounceRecord):
+            item["status"] = BOUNCED
+            item["bounce_code"] = parsed.status
+        else:
+            item["status"] = parsed.status
+            _put_if(item, "sender_ip", parsed.sender_ip)
+            _put_if(item, "source_ip", parsed.source_ip)
+        _put_if(item, "sender", parsed.sender)
+        _put_if(item, "return_path", parsed.return_path)
+        _put_if(item, "subject", parsed.subject)
+        _put_if(item, "reason", parsed.reason)
+        _put_if(item, "api_data", parsed.api_data)
+        if parsed.model_extra:
+            item["extra"] = _dumps(parsed.model_extra)
+            batch.with_unknown_fields += 1
+        batch.add(item)
+
+    def add_unrecognized(self, batch: Batch, event_type: str, record: Any) -> None:
+        """An event type we do not model: keep it whole under its message, never mis-mapped."""
+        raw_id = record.get("messageId") if isinstance(record, dict) else None
+        message_id = normalize_message_id(raw_id) if isinstance(raw_id, str) else ""
+        if not message_id:
+            self.add_quarantine(batch, event_type, record, f"a `{event_type}` record without messageId")
+            return
+        created = record.get("created")
+        try:
+            sk_time = _utc_key(_local_time(created, self.tz)) if isinstance(created, str) else "unknown-time"
+        except ValueError:
+            sk_time = "unknown-time"
+        item = self._base(event_type, record, message_id, sk_time)
+        item["message_id_raw"] = raw_id or ""
+        item["raw"] = _dumps(record)
+        if sk_time != "unknown-time":
+            item["occurred_at"] = _local_time(created, self.tz).isoformat()
+        for attribute, source in (("status", "status"), ("recipient", "to"), ("reason", "reason")):
+            value = record.get(source)
+            if isinstance(value, str) and value:
+                item[attribute] = value  # type: ignore[literal-required]
+        if "recipient" in item:
+            item["recipient_key"] = normalize_address(item["recipient"])
+        batch.add(item)
+
+    def add_quarantine(self, batch: Batch, event_type: str, record: Any, error: str) -> None:
+        eid = event_id(event_type, self.server_composition, record)
+        item: StoredItem = {
+            "message_id": self.quarantine_partition,
+            "sk": f"{contract.QUARANTINE_SORT_KEY_PREFIX}{eid}",
+            "kind": "quarantine",
+            "event_id": eid,
+            "event_type": event_type,
+            "received_at": self.received_at,
+            "expires_at": self.expires_at,
+            "server_composition": self.server_composition,
+            "raw": _dumps(record),
+            "error": error,
+        }
+        if batch.add(item):
+            batch.quarantined += 1
+
+
+def _local_time(created: str, tz: tzinfo) -> datetime:
+    """`YYYY-MM-DD HH:MM:SS` in the console's time zone (sliced: strptime is slow)."""
+    if len(created) != 19 or created[4] != "-" or created[10] != " ":
+        raise ValueError("expected YYYY-MM-DD HH:MM:SS")
+    return datetime(
+        int(created[0:4]),
+        int(created[5:7]),
+        int(created[8:10]),
+        int(created[11:13]),
+        int(created[14:16]),
+        int(created[17:19]),
+        tzinfo=tz,
+    )
+
+
+def _utc_key(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _put_if(item: StoredItem, name: str, value: str) -> None:
+    if value:
+        item[name] = value  # type: ignore[literal-required]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

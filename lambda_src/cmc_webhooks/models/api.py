@@ -1,0 +1,51 @@
+"""What the lookup API answers (and what the CLI prints)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class EventView(BaseModel):
+    event_id: str
+    event_type: str
+    status: str | None
+    occurred_at: str | None  # ISO-8601 with offset; None when CMC sent no readable time
+    received_at: str
+    recipient: str | None
+    sender: str | None = None
+    return_path: str | None = None
+    subject: str | None = None
+    reason: str | None = None
+    api_data: str | None = None
+    server_composition: str
+    bounce_code: str | None = None
+    data_version: int | None = None
+    extra_fields: dict[str, Any] | None = None  # fields CMC sent that we do not model
+    raw: dict[str, Any] | None = None  # the whole record, for event types we do not model
+
+
+class RecipientStatus(BaseModel):
+    address: str
+    status: str
+    updated_at: str
+
+
+class MessageHistory(BaseModel):
+    message_id: str
+    recipients: list[RecipientStatus]
+    events: list[EventView]  # oldest first
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+
+
+class IngestSummary(BaseModel):
+    received: int
+    written: int
+    duplicates: int
+    quarantined: int
+    unrecognized: int

@@ -1,0 +1,39 @@
+"""The item kept in DynamoDB for each record (see docs/data-model.md).
+
+A TypedDict, not a pydantic model: items are built on the hot path, one per record, and
+their shape is checked by mypy and by the tests instead of at run time.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Required, TypedDict
+
+ItemKind = Literal["event", "quarantine"]
+
+
+class StoredItem(TypedDict, total=False):
+    message_id: Required[str]  # partition key: messageId without <>, or quarantine#<day>
+    sk: Required[str]  # EVENT#<occurred UTC>#<event_id> or QUARANTINE#<event_id>
+    kind: Required[ItemKind]
+    event_id: Required[str]  # hash of the record's content: the same record, the same id
+    event_type: Required[str]  # deliveries | bounces | anything else CMC sends, as sent
+    received_at: Required[str]  # ISO-8601 UTC, when this receiver accepted the request
+    expires_at: Required[int]  # TTL, epoch seconds
+    server_composition: str
+    status: str  # queued|succeeded|failed|deferred|bounced, or as sent for other types
+    occurred_at: str  # ISO-8601 with the offset of the configured time zone
+    recipient: str
+    recipient_key: str  # GSI partition key: the address with its domain in lower case
+    sender: str
+    return_path: str
+    subject: str
+    reason: str
+    api_data: str
+    bounce_code: str  # CMC's bounce code, bounces only
+    sender_ip: str
+    source_ip: str
+    message_id_raw: str  # as CMC sent it, with <>
+    data_version: int  # 1 or 2, CMC's data format
+    extra: str  # JSON object of fields CMC sent that the model does not know
+    raw: str  # JSON of the whole record: unrecognized event types and quarantine
+    error: str  # why a record is in quarantine

@@ -1,0 +1,62 @@
+"""Settings of the function, read once from the environment into a typed object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import UTC, timedelta, timezone, tzinfo
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from cmc_webhooks import contract
+
+
+def parse_time_zone(name: str) -> tzinfo:
+    """An IANA name (`Asia/Tokyo`) or a fixed offset (`+09:00`, `UTC`)."""
+    text = name.strip()
+    if text.upper() in {"UTC", "Z"}:
+        return UTC
+    if text[:1] in "+-" and len(text) == 6 and text[3] == ":":
+        sign = 1 if text[0] == "+" else -1
+        return timezone(sign * timedelta(hours=int(text[1:3]), minutes=int(text[4:6])))
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}: use an IANA name or an offset like +09:00") from exc
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    table_name: str = Field(min_length=3)
+    time_zone: str = contract.DEFAULT_TIME_ZONE
+    retention_days: int = Field(contract.DEFAULT_RETENTION_DAYS, ge=1, le=36500)
+    max_records: int = Field(contract.DEFAULT_MAX_RECORDS, ge=1)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        parse_time_zone(value)
+        return value
+
+    @property
+    def tz(self) -> tzinfo:
+        return parse_time_zone(self.time_zone)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        values = {
+            "table_name": env.get(contract.ENV_TABLE_NAME, ""),
+            "time_zone": env.get(contract.ENV_TIME_ZONE) or contract.DEFAULT_TIME_ZONE,
+            "retention_days": env.get(contract.ENV_RETENTION_DAYS) or contract.DEFAULT_RETENTION_DAYS,
+            "max_records": env.get(contract.ENV_MAX_RECORDS) or contract.DEFAULT_MAX_RECORDS,
+        }
+        return cls.model_validate(values)
+
+
+@cache
+def get_settings() -> Settings:
+    """Validated on first use (not at import), then cached for the life of the process."""
+    return Settings.from_env(os.environ)
