@@ -16,6 +16,8 @@ $(STAMP): requirements.txt requirements-dev.txt lambda_src/requirements.txt pack
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	npm ci --no-audit --no-fund --loglevel=error
+	# Put the runtime package and the dev tools on the venv's path (what the Lambda asset holds is lambda_src/).
+	printf '%s\n' "$(CURDIR)/lambda_src" "$(CURDIR)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/cmc-webhooks.pth"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -5,8 +5,9 @@ Thin on purpose: decoding and item building live in logic/, AWS calls in dal/.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, partial
 from typing import Any
 from urllib.parse import unquote
 
@@ -30,7 +31,10 @@ from cmc_webhooks.settings import get_settings, parse_time_zone
 logger = Logger(service=contract.SERVICE_NAME)
 metrics = Metrics(namespace=contract.METRICS_NAMESPACE, service=contract.SERVICE_NAME)
 tracer = Tracer(service=contract.SERVICE_NAME)
-app = APIGatewayRestResolver()
+# Japanese subjects and reasons stay readable in responses (JSON is UTF-8 by definition).
+app = APIGatewayRestResolver(
+    serializer=partial(json.dumps, ensure_ascii=False, separators=(",", ":"), default=str)
+)
 
 
 @cache

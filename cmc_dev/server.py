@@ -1,0 +1,139 @@
+"""`make local`: the Lambda handler behind an HTTP server on 127.0.0.1, moto as DynamoDB.
+
+Requests become API Gateway REST proxy events and go through the same handler code that
+runs in Lambda. PORT picks the port (default 8080); Ctrl-C stops everything cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import sys
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from cmc_dev.backend import LocalBackend, running_backend
+from cmc_dev.gateway import response_parts, rest_proxy_event
+from cmc_dev.lambda_context import LocalLambdaContext
+from cmc_webhooks import contract
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "tests" / "fixtures" / "cmc"
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway REST's payload limit
+
+
+def local_defaults(env: dict[str, str] | os._Environ[str]) -> None:
+    """Powertools settings for a laptop: no X-Ray daemon, no EMF blobs in the console."""
+    env.setdefault("POWERTOOLS_SERVICE_NAME", contract.SERVICE_NAME)
+    env.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    env.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    env.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
+
+
+def make_http_server(host: str, port: int, handler: Handler) -> ThreadingHTTPServer:
+    class ProxyRequestHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _proxy(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY_BYTES:
+                self._reply(413, [("Content-Type", "application/json")], b'{"error":"payload_too_large"}')
+                return
+            body = self.rfile.read(length) if length else b""
+            event = rest_proxy_event(
+                method=self.command,
+                target=self.path,
+                headers=self.headers.items(),
+                body=body,
+                source_ip=self.client_address[0],
+            )
+            status, headers, data = response_parts(handler(event, LocalLambdaContext()))
+            self._reply(status, headers, data)
+
+        def _reply(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers:
+                if name.lower() != "content-length":
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _proxy
+
+        def log_message(self, format: str, *args: Any) -> None:
+            # Method, path and status only; the handler's own logs carry the rest.
+            sys.stderr.write(f"local-http {self.command} {self.path.split('?')[0]} {args[1]}\n")
+
+    server = ThreadingHTTPServer((host, port), ProxyRequestHandler)
+    server.daemon_threads = True
+    return server
+
+
+def try_it(base_url: str, backend: LocalBackend) -> str:
+    """The curl commands printed at start: the seed's payloads as JSON and as a form."""
+    webhook = f"{base_url}{contract.WEBHOOK_PATH}"
+    queued = SAMPLES / "seed_deliveries_queued.json"
+    succeeded = json.loads((SAMPLES / "seed_deliveries_succeeded.json").read_text(encoding="utf-8"))
+    message_id = succeeded["event"]["deliveries"][0]["messageId"]
+    form_event = json.dumps(succeeded["event"], ensure_ascii=False, separators=(",", ":"))
+    lookup = f"{base_url}/messages/{message_id.strip('<>')}"
+    cli = (
+        f"{shlex.quote(sys.executable)} -m cmc_dev.cli message {shlex.quote(message_id)} "
+        f"--table {backend.table_name} --endpoint-url {backend.endpoint_url}"
+    )
+    return "\n".join(
+        [
+            "Try it (from the repository root):",
+            "",
+            "  # 1. the seed's 'queued' webhook, as JSON",
+            f"  curl -sS -X POST {webhook} -H 'Content-Type: application/json' "
+            f"--data-binary @{queued.relative_to(ROOT)}",
+            "",
+            "  # 2. its 'succeeded' webhook, form-encoded as CMC sends it by default",
+            f"  curl -sS -X POST {webhook} --data-urlencode event_type=deliveries "
+            f"--data-urlencode server_composition=pro --data-urlencode {shlex.quote('event=' + form_event)}",
+            "",
+            "  # 3. the message's history and current status",
+            f"  curl -sS {lookup}",
+            "",
+            "  # the same lookup from the CLI",
+            f"  {cli}",
+            "",
+        ]
+    )
+
+
+def _stop(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    host = "127.0.0.1"
+    port = int(os.environ.get("PORT", "8080"))
+    local_defaults(os.environ)
+    with running_backend() as backend:
+        # Imported once the environment is set: Powertools reads it when the module loads.
+        from cmc_webhooks.handlers.api import lambda_handler  # noqa: PLC0415
+
+        server = make_http_server(host, port, lambda_handler)
+        signal.signal(signal.SIGTERM, _stop)
+        base_url = f"http://{host}:{server.server_address[1]}"
+        print(f"cmc-webhooks is listening on {base_url} (DynamoDB: moto at {backend.endpoint_url})")
+        print(f"  POST {contract.WEBHOOK_PATH}    GET {contract.MESSAGE_LOOKUP_PATH}\n")
+        print(try_it(base_url, backend), flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("\nstopping", flush=True)
+        finally:
+            server.server_close()
+
+
+if __name__ == "__main__":
+    main()
