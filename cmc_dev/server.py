@@ -67,8 +67,11 @@ def make_http_server(host: str, port: int, handler: Handler) -> ThreadingHTTPSer
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _proxy
 
         def log_message(self, format: str, *args: Any) -> None:
-            # Method, path and status only; the handler's own logs carry the rest.
-            sys.stderr.write(f"local-http {self.command} {self.path.split('?')[0]} {args[1]}\n")
+            # Method, route and status only: lookup paths hold ids and addresses.
+            route = "/".join(self.path.split("?")[0].split("/")[:2])
+            sys.stderr.write(
+                f"local-http {self.command} {route}{'/…' if self.path.count('/') > 1 else ''} {args[1]}\n"
+            )
 
     server = ThreadingHTTPServer((host, port), ProxyRequestHandler)
     server.daemon_threads = True

@@ -82,6 +82,7 @@ def receive_webhook() -> dict[str, int]:
 def get_message(message_id: str) -> dict[str, Any]:
     normalized = normalize_message_id(unquote(message_id))
     history = message_history(normalized, event_store().message_events(normalized))
+    metrics.add_metric(name="MessageLookups", unit=MetricUnit.Count, value=1)
     return history.model_dump()
 
 
@@ -92,6 +93,7 @@ def handle_webhook_error(error: WebhookError) -> Response[str]:
         metrics.add_metric(name="StorageFailures", unit=MetricUnit.Count, value=1)
     else:
         logger.info("request refused", extra={"error_code": error.code, "status": error.status})
+        metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
     return Response(
         status_code=error.status,
         content_type=content_types.APPLICATION_JSON,

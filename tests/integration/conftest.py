@@ -1,0 +1,92 @@
+"""The handler in-process, against moto's server on loopback over real HTTP."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from cmc_dev.backend import LocalBackend, create_event_table, running_backend
+from cmc_dev.gateway import rest_proxy_event
+from cmc_dev.lambda_context import LocalLambdaContext
+from cmc_webhooks import contract
+from cmc_webhooks.handlers import api
+from cmc_webhooks.settings import get_settings
+
+
+@pytest.fixture(scope="session")
+def backend() -> Iterator[LocalBackend]:
+    saved = dict(os.environ)
+    with running_backend() as started:
+        yield started
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Api:
+    """Calls the Lambda handler with API Gateway REST proxy events, as Lambda would."""
+
+    table_name: str
+    backend: LocalBackend
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: str | bytes = b"",
+        content_type: str | None = None,
+        *,
+        as_base64: bool = False,
+    ) -> Reply:
+        headers = [("Content-Type", content_type)] if content_type else []
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        event = rest_proxy_event(
+            method=method, target=path, headers=headers, body=data, source_ip="127.0.0.1"
+        )
+        if as_base64:  # as API Gateway passes a body it treats as binary
+            event["body"], event["isBase64Encoded"] = base64.b64encode(data).decode("ascii"), True
+        result = api.lambda_handler(event, LocalLambdaContext())
+        text = result.get("body") or ""
+        return Reply(result["statusCode"], result.get("headers") or {}, json.loads(text) if text else None)
+
+    def post_json(self, document: dict[str, Any]) -> Reply:
+        return self.call(
+            "POST", contract.WEBHOOK_PATH, json.dumps(document, ensure_ascii=False), "application/json"
+        )
+
+    def lookup(self, message_id: str) -> Reply:
+        return self.call("GET", "/messages/" + quote(message_id, safe=""))
+
+    def items(self) -> list[dict[str, Any]]:
+        client = self.backend.dynamodb()
+        pages = client.get_paginator("scan").paginate(TableName=self.table_name)
+        return [item for page in pages for item in page["Items"]]
+
+
+@pytest.fixture
+def api_client(backend: LocalBackend, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    """A fresh table per test, and the handler's cached settings and store reset to it."""
+    table_name = f"events-{uuid.uuid4().hex[:12]}"
+    create_event_table(backend.dynamodb(), table_name)
+    monkeypatch.setenv(contract.ENV_TABLE_NAME, table_name)
+    caches = (get_settings, api.event_store, api.ingest_options)  # before a test patches one
+    for cached in caches:
+        cached.cache_clear()
+    yield Api(table_name=table_name, backend=backend)
+    for cached in caches:
+        cached.cache_clear()

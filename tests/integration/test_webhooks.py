@@ -1,0 +1,231 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from cmc_webhooks import contract
+from cmc_webhooks.dal.dynamodb import DynamoDBEventStore
+from cmc_webhooks.errors import StorageUnavailable
+from cmc_webhooks.handlers import api
+from tests.conftest import SEED_FIXTURES, load_fixture
+from tests.integration.conftest import Api
+
+WEBHOOK = contract.WEBHOOK_PATH
+SEED_MESSAGE = "031a32d4-06cd-b1ae-9526-011c0b9f1296@example.com"
+FAILED_MESSAGE = "9e7e564c-ac83-8cd8-2cb4-b9ff2a9f168d@example.com"
+
+
+def as_form(document: dict[str, Any]) -> str:
+    return urlencode(
+        {
+            "event_type": document["event_type"],
+            "server_composition": document["server_composition"],
+            "event": json.dumps(document["event"], ensure_ascii=False),
+        }
+    )
+
+
+def test_the_seed_webhooks_are_stored_and_the_message_history_shows_the_right_status(api_client: Api) -> None:
+    # Given every payload of the seed article, in the order CMC sent them
+    for name in SEED_FIXTURES:
+        reply = api_client.post_json(load_fixture(name))
+        assert reply.status == 200, reply.body
+        assert reply.body == {
+            "received": 1,
+            "written": 1,
+            "duplicates": 0,
+            "quarantined": 0,
+            "unrecognized": 0,
+        }
+
+    # When the delivered message is looked up, with its brackets
+    reply = api_client.lookup(f"<{SEED_MESSAGE}>")
+
+    # Then its history is time-ordered and its recipient succeeded
+    assert reply.status == 200
+    assert reply.body["message_id"] == SEED_MESSAGE
+    assert [e["status"] for e in reply.body["events"]] == ["queued", "succeeded"]
+    assert reply.body["recipients"] == [
+        {"address": "user@example.jp", "status": "succeeded", "updated_at": "2023-01-25T14:03:09+09:00"}
+    ]
+    first = reply.body["events"][0]
+    for key in ("event_type", "status", "occurred_at", "recipient", "reason", "api_data", "subject"):
+        assert key in first
+    assert first["subject"] == "メールマガジンのテスト"
+    assert first["server_composition"] == "pro"
+
+    # And the failed-then-bounced message reads as bounced, without brackets too
+    bounced = api_client.lookup(FAILED_MESSAGE)
+    assert bounced.body["recipients"][0]["status"] == "bounced"
+    assert [e["event_type"] for e in bounced.body["events"]] == ["deliveries", "bounces"]
+    assert bounced.body["events"][1]["bounce_code"] == "2"
+
+
+def test_every_item_has_the_contract_keys_and_a_ttl(api_client: Api) -> None:
+    api_client.post_json(load_fixture("seed_deliveries_queued"))
+    [item] = api_client.items()
+    assert item[contract.PARTITION_KEY] == {"S": SEED_MESSAGE}
+    assert item[contract.SORT_KEY]["S"].startswith(contract.EVENT_SORT_KEY_PREFIX)
+    assert item[contract.RECIPIENT_INDEX_PARTITION_KEY] == {"S": "user@example.jp"}
+    assert int(item[contract.TTL_ATTRIBUTE]["N"]) > 0
+
+
+def test_a_plain_dynamodb_query_on_the_message_id_finds_its_events(api_client: Api) -> None:
+    for name in SEED_FIXTURES:
+        api_client.post_json(load_fixture(name))
+    response = api_client.backend.dynamodb().query(
+        TableName=api_client.table_name,
+        KeyConditionExpression="message_id = :id",
+        ExpressionAttributeValues={":id": {"S": SEED_MESSAGE}},
+    )
+    assert [item["status"]["S"] for item in response["Items"]] == ["queued", "succeeded"]
+
+
+def test_recipient_index_lists_a_recipients_events_newest_first(api_client: Api) -> None:
+    for name in SEED_FIXTURES:
+        api_client.post_json(load_fixture(name))
+    response = api_client.backend.dynamodb().query(
+        TableName=api_client.table_name,
+        IndexName=contract.RECIPIENT_INDEX,
+        KeyConditionExpression="recipient_key = :r",
+        ExpressionAttributeValues={":r": {"S": "no-user@example.jp"}},
+        ScanIndexForward=False,
+    )
+    assert [item["status"]["S"] for item in response["Items"]] == ["bounced", "failed"]
+
+
+def test_json_form_and_base64_bodies_of_one_record_store_it_once(api_client: Api) -> None:
+    document = load_fixture("seed_deliveries_succeeded")
+    form = as_form(document)
+    form_type = "application/x-www-form-urlencoded; charset=UTF-8"
+
+    replies = [
+        api_client.call("POST", WEBHOOK, form, form_type),
+        api_client.call("POST", WEBHOOK, form, form_type, as_base64=True),
+        api_client.call("POST", WEBHOOK, json.dumps(document), "application/json", as_base64=True),
+        api_client.post_json(document),
+    ]
+
+    assert [reply.status for reply in replies] == [200, 200, 200, 200]
+    assert [reply.body["written"] for reply in replies] == [1, 1, 1, 1]
+    assert len(api_client.items()) == 1
+
+
+def test_a_webhook_posted_twice_is_stored_once(api_client: Api) -> None:
+    document = load_fixture("v1_deliveries")
+    assert api_client.post_json(document).body["written"] == 2
+    assert api_client.post_json(document).status == 200
+    assert len(api_client.items()) == 2
+
+
+def test_out_of_order_arrival_still_gives_the_right_status(api_client: Api) -> None:
+    for name in reversed(SEED_FIXTURES):
+        api_client.post_json(load_fixture(name))
+    reply = api_client.lookup(SEED_MESSAGE)
+    assert [e["status"] for e in reply.body["events"]] == ["queued", "succeeded"]
+    assert reply.body["recipients"][0]["status"] == "succeeded"
+
+
+def test_an_invalid_record_is_quarantined_and_the_rest_stored(api_client: Api) -> None:
+    reply = api_client.post_json(load_fixture("batch_with_invalid_record"))
+
+    assert reply.status == 200
+    assert reply.body == {"received": 3, "written": 2, "duplicates": 0, "quarantined": 1, "unrecognized": 0}
+    items = api_client.items()
+    [quarantined] = [item for item in items if item["kind"]["S"] == "quarantine"]
+    assert quarantined["message_id"]["S"].startswith(contract.QUARANTINE_PARTITION_PREFIX)
+    assert "created" in quarantined["error"]["S"]
+    assert api_client.lookup("ok-1@example.com").status == 200
+
+
+def test_blocks_and_unknown_fields_are_kept_and_counted(
+    api_client: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reply = api_client.post_json(load_fixture("blocks"))
+
+    assert reply.status == 200
+    assert reply.body["unrecognized"] == 1
+    history = api_client.lookup("blk-0001@example.com").body
+    assert history["events"][0]["event_type"] == "blocks"
+    assert history["events"][0]["raw"]["blockedBy"] == "list"
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert any(
+        blob.get("RecordsUnrecognized") == [1.0] or blob.get("RecordsUnrecognized") == 1.0 for blob in emitted
+    )
+
+
+def test_a_thousand_records_in_one_request_are_all_stored(api_client: Api) -> None:
+    template = load_fixture("seed_deliveries_queued")["event"]["deliveries"][0]
+    records = [dict(template, messageId=f"<bulk-{n}@example.com>") for n in range(1000)]
+    reply = api_client.post_json(
+        {"event_type": "deliveries", "server_composition": "pro", "event": {"deliveries": records}}
+    )
+    assert reply.status == 200
+    assert reply.body["written"] == 1000
+    assert len(api_client.items()) == 1000
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        ("", "application/json", 400, "invalid_envelope"),
+        ("not json", "application/json", 400, "invalid_envelope"),
+        ('{"event_type": "deliveries"}', "application/json", 400, "invalid_envelope"),
+        ('{"event_type": "deliveries", "event": []}', "application/json", 400, "invalid_envelope"),
+        ('{"event_type": "deliveries", "event": {}}', "application/json", 400, "invalid_envelope"),
+        ("event_type=deliveries", "application/x-www-form-urlencoded", 400, "invalid_envelope"),
+        ("hello", "text/plain", 415, "unsupported_media_type"),
+    ],
+)
+def test_a_broken_envelope_gets_a_json_4xx_and_stores_nothing(
+    api_client: Api, body: str, content_type: str, status: int, code: str
+) -> None:
+    reply = api_client.call("POST", WEBHOOK, body, content_type)
+    assert reply.status == status
+    assert reply.body["error"] == code
+    assert reply.body["message"]
+    assert api_client.items() == []
+
+
+def test_unknown_message_is_a_json_404(api_client: Api) -> None:
+    reply = api_client.lookup("<nobody@example.com>")
+    assert reply.status == 404
+    assert reply.body["error"] == "message_not_found"
+
+
+def test_when_the_store_refuses_the_answer_is_503_never_200(
+    api_client: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class RefusingStore:
+        def write(self, items: object) -> None:
+            raise StorageUnavailable("the event store refused the write; try again")
+
+        def message_events(self, message_id: str) -> list[Any]:
+            return []
+
+    monkeypatch.setattr(api, "event_store", RefusingStore)
+    reply = api_client.post_json(load_fixture("seed_deliveries_queued"))
+    assert reply.status == 503
+    assert reply.body["error"] == "storage_unavailable"
+
+
+def test_when_dynamodb_is_unreachable_the_answer_is_503(
+    api_client: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unreachable = boto3.client(
+        "dynamodb",
+        endpoint_url="http://127.0.0.1:9",  # the discard port: nothing listens there
+        config=Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=1),
+    )
+    store = DynamoDBEventStore(api_client.table_name, client=unreachable)
+    monkeypatch.setattr(api, "event_store", lambda: store)
+
+    reply = api_client.post_json(load_fixture("seed_deliveries_queued"))
+
+    assert reply.status == 503
+    assert reply.body["error"] == "storage_unavailable"

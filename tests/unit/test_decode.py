@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import base64
+import json
+from urllib.parse import quote, urlencode
+
+import pytest
+
+from cmc_webhooks.errors import InvalidEnvelope, UnsupportedMediaType
+from cmc_webhooks.logic.decode import decode_webhook_body, parse_content_type
+from tests.conftest import SEED_FIXTURES, fixture_text, load_fixture
+
+
+def form_body(document: dict[str, object], **overrides: str) -> str:
+    fields = {
+        "event_type": str(document["event_type"]),
+        "server_composition": str(document["server_composition"]),
+        "event": json.dumps(document["event"], ensure_ascii=False),
+        **overrides,
+    }
+    return urlencode(fields)
+
+
+@pytest.mark.parametrize("name", SEED_FIXTURES)
+def test_json_and_form_encodings_of_a_seed_payload_decode_to_the_same_document(name: str) -> None:
+    document = load_fixture(name)
+
+    from_json = decode_webhook_body(fixture_text(name), is_base64=False, content_type="application/json")
+    from_form = decode_webhook_body(
+        form_body(document), is_base64=False, content_type="application/x-www-form-urlencoded"
+    )
+
+    assert from_json == document
+    assert from_form == document
+
+
+def test_form_keeps_the_api_key_field() -> None:
+    body = form_body(load_fixture("seed_deliveries_queued"), api_key="k-123")
+    document = decode_webhook_body(body, is_base64=False, content_type="application/x-www-form-urlencoded")
+    assert document["api_key"] == "k-123"
+
+
+def test_form_whose_event_holds_the_whole_document_is_unwrapped() -> None:
+    document = load_fixture("seed_bounces_user_unknown")
+    body = urlencode({"event": json.dumps(document)})
+    assert decode_webhook_body(body, is_base64=False, content_type="application/x-www-form-urlencoded") == (
+        document
+    )
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-form-urlencoded", "application/json; charset=UTF-8"]
+)
+def test_base64_flagged_bodies_are_decoded(content_type: str) -> None:
+    document = load_fixture("seed_deliveries_succeeded")
+    text = form_body(document) if "form" in content_type else json.dumps(document, ensure_ascii=False)
+    body = base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+    assert decode_webhook_body(body, is_base64=True, content_type=content_type) == document
+
+
+def test_charset_parameter_decides_how_percent_escapes_are_read() -> None:
+    document = load_fixture("seed_deliveries_queued")
+    event = json.dumps(document["event"], ensure_ascii=False)
+    body = f"event_type=deliveries&server_composition=pro&event={quote(event, encoding='shift_jis')}"
+
+    decoded = decode_webhook_body(
+        body, is_base64=False, content_type="application/x-www-form-urlencoded; charset=Shift_JIS"
+    )
+
+    assert decoded["event"]["deliveries"][0]["subject"] == "メールマガジンのテスト"
+
+
+def test_json_in_a_declared_legacy_charset_is_decoded_with_it() -> None:
+    text = json.dumps(load_fixture("seed_deliveries_queued"), ensure_ascii=False)
+    body = base64.b64encode(text.encode("euc_jp")).decode("ascii")
+    decoded = decode_webhook_body(body, is_base64=True, content_type="application/json; charset=EUC-JP")
+    assert decoded["event"]["deliveries"][0]["subject"] == "メールマガジンのテスト"
+
+
+def test_escaped_angle_brackets_in_json_are_read_as_brackets() -> None:
+    body = (
+        fixture_text("seed_deliveries_queued").replace("<031a", "\\u003C031a").replace(".com>", ".com\\u003E")
+    )
+    assert "\\u003C" in body
+    decoded = decode_webhook_body(body, is_base64=False, content_type="application/json")
+    assert decoded["event"]["deliveries"][0]["messageId"].startswith("<031a")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('{"event_type": "deliveries"', "not valid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ("", "empty"),
+    ],
+)
+def test_a_broken_json_body_is_refused_with_the_reason(body: str, expected: str) -> None:
+    with pytest.raises(InvalidEnvelope, match=expected):
+        decode_webhook_body(body, is_base64=False, content_type="application/json")
+
+
+def test_a_form_without_event_or_with_broken_event_is_refused() -> None:
+    form = "application/x-www-form-urlencoded"
+    with pytest.raises(InvalidEnvelope, match="no `event` field"):
+        decode_webhook_body("event_type=deliveries", is_base64=False, content_type=form)
+    with pytest.raises(InvalidEnvelope, match="`event` is not valid JSON"):
+        decode_webhook_body("event_type=deliveries&event=%7Bnope", is_base64=False, content_type=form)
+
+
+def test_bad_base64_and_bad_charset_bytes_are_refused() -> None:
+    with pytest.raises(InvalidEnvelope, match="not valid base64"):
+        decode_webhook_body("%%%", is_base64=True, content_type="application/json")
+    latin = base64.b64encode(b'{"event": "\xff"}').decode("ascii")
+    with pytest.raises(InvalidEnvelope, match="not valid utf-8"):
+        decode_webhook_body(latin, is_base64=True, content_type="application/json")
+
+
+def test_unsupported_media_types_and_charsets_are_415() -> None:
+    with pytest.raises(UnsupportedMediaType, match="text/plain"):
+        decode_webhook_body("hello", is_base64=False, content_type="text/plain")
+    with pytest.raises(UnsupportedMediaType, match="klingon"):
+        decode_webhook_body("{}", is_base64=False, content_type="application/json; charset=klingon")
+
+
+def test_without_a_content_type_the_body_is_sniffed() -> None:
+    document = load_fixture("seed_deliveries_queued")
+    assert decode_webhook_body(
+        fixture_text("seed_deliveries_queued"), is_base64=False, content_type=None
+    ) == (document)
+    assert decode_webhook_body(form_body(document), is_base64=False, content_type="") == document
+
+
+def test_content_type_parsing() -> None:
+    assert parse_content_type('Application/JSON; Charset="Shift_JIS"') == ("application/json", "shift_jis")
+    assert parse_content_type(None) == ("", "utf-8")

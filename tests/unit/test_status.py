@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cmc_webhooks.logic.lookup import message_history
+from cmc_webhooks.logic.status import current_statuses
+from cmc_webhooks.models.store import StoredItem
+
+
+def event(status: str, at: str, recipient: str = "user@example.jp", **extra: Any) -> StoredItem:
+    item: StoredItem = {
+        "message_id": "m@example.com",
+        "sk": f"EVENT#{at}#{status}",
+        "kind": "event",
+        "event_id": f"{status}-{at}",
+        "event_type": "bounces" if status == "bounced" else "deliveries",
+        "received_at": "2026-11-26T00:00:00.000Z",
+        "expires_at": 0,
+        "status": status,
+        "occurred_at": f"2023-01-25T{at}+09:00",
+        "recipient": recipient,
+        "recipient_key": recipient.lower(),
+    }
+    item.update(extra)  # type: ignore[typeddict-item]
+    return item
+
+
+def status_of(*events: StoredItem, recipient: str = "user@example.jp") -> str:
+    return current_statuses(events)[recipient]["status"]
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        pytest.param([("queued", "14:03:06"), ("succeeded", "14:03:09")], "succeeded", id="latest-wins"),
+        pytest.param(
+            [("succeeded", "14:03:09"), ("queued", "14:03:06")], "succeeded", id="arrival-order-moot"
+        ),
+        pytest.param([("deferred", "14:00:00"), ("queued", "14:05:00")], "queued", id="later-nonfinal-wins"),
+        pytest.param([("succeeded", "14:03:09"), ("deferred", "14:09:00")], "succeeded", id="late-deferred"),
+        pytest.param([("failed", "14:03:09"), ("queued", "15:00:00")], "failed", id="late-queued"),
+        pytest.param([("failed", "14:06:06"), ("bounced", "14:06:07")], "bounced", id="bounce-after-failure"),
+        pytest.param([("bounced", "14:06:06"), ("failed", "14:06:06")], "bounced", id="equal-times-final"),
+        pytest.param([("succeeded", "14:06:06"), ("failed", "14:06:06")], "failed", id="equal-times-rank"),
+        pytest.param([("queued", "14:06:06"), ("deferred", "14:06:06")], "deferred", id="equal-nonfinal"),
+        pytest.param(
+            [("bounced", "14:06:07"), ("succeeded", "14:10:00")], "succeeded", id="later-final-wins"
+        ),
+    ],
+)
+def test_current_status_rule(events: list[tuple[str, str]], expected: str) -> None:
+    assert status_of(*(event(status, at) for status, at in events)) == expected
+
+
+def test_each_recipient_has_its_own_status_and_unknown_types_do_not_count() -> None:
+    events = [
+        event("queued", "14:00:00", "a@example.jp"),
+        event("succeeded", "14:00:05", "a@example.jp"),
+        event("deferred", "14:00:05", "b@example.jp"),
+        event("10", "14:30:00", "b@example.jp", event_type="blocks"),
+    ]
+    statuses = current_statuses(events)
+    assert {key: item["status"] for key, item in statuses.items()} == {
+        "a@example.jp": "succeeded",
+        "b@example.jp": "deferred",
+    }
+
+
+def test_message_history_lists_recipients_and_events_oldest_first() -> None:
+    events = [event("queued", "14:03:06"), event("succeeded", "14:03:09", subject="件名", reason="")]
+    history = message_history("<m@example.com>", events)
+
+    assert history.message_id == "m@example.com"
+    assert [(r.address, r.status, r.updated_at) for r in history.recipients] == [
+        ("user@example.jp", "succeeded", "2023-01-25T14:03:09+09:00")
+    ]
+    assert [e.status for e in history.events] == ["queued", "succeeded"]
+    assert history.events[1].subject == "件名"
