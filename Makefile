@@ -8,7 +8,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: local test lint unit integration infra-tests e2e clean
+.PHONY: local test lint unit integration infra-tests e2e clean install runtime-3.13
 
 $(STAMP): requirements.txt requirements-dev.txt lambda_src/requirements.txt package.json package-lock.json
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -29,6 +29,29 @@ local: $(STAMP)
 ## The whole gate, as CI runs it.
 test: lint $(STAMP)
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory runtime-3.13
+
+# Lambda runs Python 3.13: the runtime's unit and integration tests run there too when a
+# python3.13 is on this machine (PATH or pyenv). Without one this says so, loudly.
+PY313_FOUND := $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) \
+	$(shell python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null))
+VENV313 := .venv-3.13
+STAMP313 := $(VENV313)/.installed
+
+$(STAMP313): lambda_src/requirements.txt requirements-dev.txt
+	test -x $(VENV313)/bin/python || $(PY313_FOUND) -m venv $(VENV313)
+	$(VENV313)/bin/python -m pip install --quiet -r lambda_src/requirements.txt \
+		$$(grep -E '^(moto|pytest|pytest-socket|hypothesis)[=\[]' requirements-dev.txt)
+	printf '%s\n' "$(CURDIR)/lambda_src" "$(CURDIR)" > "$$($(VENV313)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/cmc-webhooks.pth"
+	touch $(STAMP313)
+
+runtime-3.13:
+ifeq ($(PY313_FOUND),)
+	@echo "NOTE: no python3.13 found: the runtime tests ran on $$($(PY) --version) only."
+else
+	$(MAKE) --no-print-directory $(STAMP313)
+	$(VENV313)/bin/python -m pytest -q tests/unit tests/integration
+endif
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -43,4 +66,4 @@ e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV313) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache
