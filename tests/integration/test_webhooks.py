@@ -229,3 +229,25 @@ def test_when_dynamodb_is_unreachable_the_answer_is_503(
 
     assert reply.status == 503
     assert reply.body["error"] == "storage_unavailable"
+
+
+@pytest.mark.parametrize(("records", "writes"), [(1, 1), (100, 4), (1000, 40)])
+def test_a_webhook_costs_ceil_n_over_25_batch_writes_and_no_reads(
+    api_client: Api, records: int, writes: int
+) -> None:
+    calls: list[str] = []
+    store = api.event_store()
+    assert isinstance(store, DynamoDBEventStore)
+    store.client.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
+    template = load_fixture("seed_deliveries_queued")["event"]["deliveries"][0]
+    document = {
+        "event_type": "deliveries",
+        "server_composition": "pro",
+        "event": {
+            "deliveries": [dict(template, messageId=f"<cost-{n}@example.com>") for n in range(records)]
+        },
+    }
+
+    assert api_client.post_json(document).status == 200
+
+    assert calls == ["BatchWriteItem"] * writes
