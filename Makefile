@@ -67,3 +67,26 @@ e2e: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(VENV313) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache
+
+## --- The CDK app (issue 3) ---------------------------------------------------------------
+# Stage from cdk.json's `stages` (dev or prod): make deploy STAGE=prod
+STAGE ?= dev
+CDK := npx --no-install cdk
+.PHONY: synth diff deploy
+
+## Synthesize offline (no credentials, no network); cdk-nag runs inside the synth, then cfn-lint.
+synth: $(STAMP)
+	rm -rf cdk.out
+	$(CDK) synth --quiet -c stage=$(STAGE)
+	$(VENV)/bin/cfn-lint cdk.out/*.template.json
+
+## What a deploy would change in the account of your current AWS credentials.
+diff: $(STAMP)
+	$(CDK) diff -c stage=$(STAGE)
+
+## Deploy the stage into the account of your current AWS credentials (run `npx cdk bootstrap` once first).
+deploy: $(STAMP)
+	$(CDK) deploy -c stage=$(STAGE) --require-approval broadening
+
+infra-tests: $(STAMP)
+	$(PY) -m pytest tests/infrastructure

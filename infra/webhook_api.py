@@ -1,0 +1,147 @@
+"""The public REST API: CMC posts webhooks to it; other systems look messages up through it."""
+
+from __future__ import annotations
+
+import re
+
+from aws_cdk import Acknowledgment, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from cmc_webhooks import contract
+
+
+class WebhookApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: lambda_.IFunction,
+        stage_name: str,
+        throttling_rate_limit: int,
+        throttling_burst_limit: int,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+        webhook_authorizer: apigw.IAuthorizer | None = None,
+    ) -> None:
+        """`webhook_authorizer` is the seam for the webhook's own authentication (a later issue);
+        until then CMC's POST is open, and the cdk-nag findings that say so are acknowledged here."""
+        super().__init__(scope, construct_id)
+        self.access_log_group = logs.LogGroup(
+            self, "AccessLogs", retention=log_retention, removal_policy=removal_policy
+        )
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            rest_api_name=Stack.of(self).stack_name,
+            description="Receives Customers Mail Cloud webhooks and serves message lookups",
+            # Regional: one caller (CMC's servers) in one place; an edge CloudFront hop adds nothing.
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            # Access and execution logs need API Gateway's account-level CloudWatch role; create it so a
+            # fresh account works. It is account-wide, so it is kept when the stack is deleted.
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            deploy_options=apigw.StageOptions(
+                stage_name=stage_name,
+                throttling_rate_limit=throttling_rate_limit,
+                throttling_burst_limit=throttling_burst_limit,
+                metrics_enabled=True,
+                tracing_enabled=True,
+                # Execution logs for errors only; never request/response bodies (they hold addresses).
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+            ),
+        )
+        # API Gateway checks the required path parameter. Bodies are left to the function: CMC posts
+        # form-encoded or JSON bodies (also base64, any charset), which one JSON-schema model cannot
+        # describe, and the function answers 400 naming the problem.
+        validator = self.api.add_request_validator(
+            "RequiredParameters", validate_request_parameters=True, validate_request_body=False
+        )
+        Validations.of(self.api).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-APIG2",
+                reason="This REST API validates request parameters only: CMC webhook bodies come "
+                "form-encoded or as JSON, base64 or not, in any charset, so the function validates them "
+                "and answers 400",
+            )
+        )
+        integration = apigw.LambdaIntegration(handler, allow_test_invoke=False)
+        Validations.of(self.api.deployment_stage).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-APIG3",
+                reason="The WAFv2 web ACL for this REST API stage is a later issue; until then the stage's "
+                "throttling limits bound the request rate",
+            )
+        )
+        cloud_watch_role = self.api.node.find_child("CloudWatchRole")
+        Validations.of(cloud_watch_role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonAPIGatewayPushToCloudWatchLogs]",
+                reason="API Gateway's account-level CloudWatch role uses the AWS managed policy made for it; "
+                "it lets API Gateway write this API's access and execution logs",
+            )
+        )
+
+        self.webhook_method = self.api.root.resource_for_path(contract.WEBHOOK_PATH).add_method(
+            "POST",
+            integration,
+            authorizer=webhook_authorizer,
+            authorization_type=apigw.AuthorizationType.NONE if webhook_authorizer is None else None,
+        )
+        if webhook_authorizer is None:
+            Validations.of(self.webhook_method).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-APIG4",
+                    reason=f"POST {contract.WEBHOOK_PATH} is called by Customers Mail Cloud, which "
+                    "cannot sign requests with IAM or Cognito; its own authentication (BASIC or "
+                    "api_key) is a later issue",
+                ),
+                Acknowledgment(
+                    id="AwsSolutions-COG4",
+                    reason=f"POST {contract.WEBHOOK_PATH} is called by Customers Mail Cloud, which cannot "
+                    "present a Cognito token",
+                ),
+            )
+
+        self.lookup_method = self.api.root.resource_for_path(contract.MESSAGE_LOOKUP_PATH).add_method(
+            "GET",
+            integration,
+            request_validator=validator,
+            request_parameters={
+                f"method.request.path.{name}": True
+                for name in re.findall(r"\{(\w+)\}", contract.MESSAGE_LOOKUP_PATH)
+            },
+            authorization_type=apigw.AuthorizationType.IAM,
+        )
+        Validations.of(self.lookup_method).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-COG4",
+                reason=f"GET {contract.MESSAGE_LOOKUP_PATH} serves other AWS workloads and operators, who "
+                "sign with IAM (SigV4) authorization instead of a Cognito user pool",
+            )
+        )
+
+    @property
+    def webhook_url(self) -> str:
+        return self.api.url_for_path(contract.WEBHOOK_PATH)
+
+    @property
+    def lookup_url(self) -> str:
+        return self.api.url_for_path(contract.MESSAGE_LOOKUP_PATH)

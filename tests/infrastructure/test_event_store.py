@@ -1,0 +1,56 @@
+"""The synthesized table is the one contract.py (and so the local emulator) describes."""
+
+from __future__ import annotations
+
+from aws_cdk.assertions import Template
+
+from cmc_webhooks import contract
+from tests.infrastructure.conftest import only
+
+
+def test_table_keys_index_and_ttl_match_the_contract(template: Template) -> None:
+    _, table = only(template, "AWS::DynamoDB::Table")
+    properties = table["Properties"]
+
+    assert properties["KeySchema"] == [
+        {"AttributeName": contract.PARTITION_KEY, "KeyType": "HASH"},
+        {"AttributeName": contract.SORT_KEY, "KeyType": "RANGE"},
+    ]
+    assert properties["GlobalSecondaryIndexes"] == [
+        {
+            "IndexName": contract.RECIPIENT_INDEX,
+            "KeySchema": [
+                {"AttributeName": contract.RECIPIENT_INDEX_PARTITION_KEY, "KeyType": "HASH"},
+                {"AttributeName": contract.RECIPIENT_INDEX_SORT_KEY, "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ]
+    key_names = {contract.PARTITION_KEY, contract.SORT_KEY, contract.RECIPIENT_INDEX_PARTITION_KEY}
+    assert sorted(properties["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
+        {"AttributeName": name, "AttributeType": "S"} for name in sorted(key_names)
+    ]
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": contract.TTL_ATTRIBUTE, "Enabled": True}
+
+
+def test_table_is_on_demand_encrypted_recoverable_and_streams_new_images(template: Template) -> None:
+    _, table = only(template, "AWS::DynamoDB::Table")
+    properties = table["Properties"]
+
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["SSESpecification"] == {"SSEEnabled": True}  # the AWS managed KMS key
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+
+
+def test_a_retained_stage_keeps_the_table_and_protects_it_from_deletion(prod: Template) -> None:
+    _, table = only(prod, "AWS::DynamoDB::Table")
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
+
+
+def test_a_disposable_stage_can_be_torn_down(dev: Template) -> None:
+    _, table = only(dev, "AWS::DynamoDB::Table")
+    assert table["DeletionPolicy"] == "Delete"
+    assert table["Properties"]["DeletionProtectionEnabled"] is False

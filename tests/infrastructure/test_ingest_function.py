@@ -1,0 +1,123 @@
+"""The ingest/lookup function: runtime, layer, env, logging, tracing, and a role with only its actions."""
+
+from __future__ import annotations
+
+from aws_cdk.assertions import Match, Template
+
+from cmc_webhooks import contract
+from infra.settings import StageSettings
+from tests.infrastructure.conftest import LOG_RETENTION_DAYS, only
+
+
+def test_python_3_13_on_arm64_with_active_tracing(template: Template) -> None:
+    _, function = only(template, "AWS::Lambda::Function")
+    properties = function["Properties"]
+
+    assert properties["Runtime"] == "python3.13"
+    assert properties["Architectures"] == ["arm64"]
+    assert properties["Handler"] == "cmc_webhooks.handlers.api.lambda_handler"
+    assert properties["TracingConfig"] == {"Mode": "Active"}
+    assert properties["MemorySize"] == 512
+
+
+def test_timeout_ends_before_api_gateways_29_second_integration_timeout(template: Template) -> None:
+    _, function = only(template, "AWS::Lambda::Function")
+    assert 10 <= function["Properties"]["Timeout"] < 29
+
+
+def test_powertools_layer_comes_from_awss_public_parameter_at_deploy_time(
+    template: Template, settings: StageSettings
+) -> None:
+    _, function = only(template, "AWS::Lambda::Function")
+    layers = function["Properties"]["Layers"]
+
+    assert len(layers) == 1
+    assert template.to_json()["Parameters"][layers[0]["Ref"]] == {
+        "Type": "AWS::SSM::Parameter::Value<String>",
+        "Default": f"/aws/service/powertools/python/arm64/python3.13/{settings.powertools_layer_version}",
+    }
+
+
+def test_environment_names_the_generated_table_and_carries_the_stage_settings(
+    template: Template, settings: StageSettings
+) -> None:
+    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    _, function = only(template, "AWS::Lambda::Function")
+
+    assert function["Properties"]["Environment"]["Variables"] == {
+        contract.ENV_TABLE_NAME: {"Ref": table_id},
+        contract.ENV_TIME_ZONE: settings.time_zone,
+        contract.ENV_RETENTION_DAYS: str(settings.retention_days),
+        contract.ENV_MAX_RECORDS: str(settings.max_records_per_request),
+        "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,
+        "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
+        "POWERTOOLS_LOG_LEVEL": settings.log_level,
+    }
+
+
+def test_logs_go_to_its_own_log_group_with_the_stage_retention(template: Template, stage: str) -> None:
+    _, function = only(template, "AWS::Lambda::Function")
+    log_group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+
+    log_group = template.to_json()["Resources"][log_group_id]
+    assert log_group["Properties"]["RetentionInDays"] == LOG_RETENTION_DAYS[stage]
+    assert log_group["DeletionPolicy"] == ("Retain" if stage == "prod" else "Delete")
+
+
+def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template) -> None:
+    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    _, function = only(template, "AWS::Lambda::Function")
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    log_group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+
+    role = template.to_json()["Resources"][role_id]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
+    ]
+    assert "ManagedPolicyArns" not in role
+    assert "Policies" not in role
+    statements = [
+        policy["Properties"]["PolicyDocument"]["Statement"]
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+    ]
+    table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
+    assert statements == [
+        [
+            {
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Effect": "Allow",
+                "Resource": {"Fn::GetAtt": [log_group_id, "Arn"]},
+            },
+            # Active tracing; X-Ray has no resource-level permissions.
+            {
+                "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+                "Effect": "Allow",
+                "Resource": "*",
+            },
+            {
+                "Action": ["dynamodb:BatchWriteItem", "dynamodb:Query"],
+                "Effect": "Allow",
+                "Resource": table_arn,
+            },
+            {
+                "Action": "dynamodb:Query",
+                "Effect": "Allow",
+                "Resource": {"Fn::Join": ["", [table_arn, f"/index/{contract.RECIPIENT_INDEX}"]]},
+            },
+        ]
+    ]
+
+
+def test_only_api_gateway_may_invoke_it_and_only_on_the_two_routes(template: Template) -> None:
+    permissions = template.find_resources("AWS::Lambda::Permission")
+
+    assert len(permissions) == 2
+    for permission in permissions.values():
+        assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
+        assert permission["Properties"]["Action"] == "lambda:InvokeFunction"
+    for route in ("/POST/webhooks/events$", "/GET/messages/\\*$"):
+        template.has_resource_properties(
+            "AWS::Lambda::Permission",
+            {"SourceArn": {"Fn::Join": ["", Match.array_with([Match.string_like_regexp(route)])]}},
+        )

@@ -1,0 +1,77 @@
+"""cdk-nag AwsSolutions: no unacknowledged finding, and every acknowledgment gives a concrete reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_sqs as sqs
+from cdk_nag import AwsSolutionsChecks
+
+from infra.stack import CmcWebhooksStack
+from tests.infrastructure.conftest import TEST_STAGES, build_stack
+
+EXPECTED_ACKNOWLEDGMENTS = {
+    # path inside the stack -> rule ids
+    "WebhookApi/Api": {"AwsSolutions-APIG2"},
+    "WebhookApi/Api/Default/webhooks/events/POST": {"AwsSolutions-APIG4", "AwsSolutions-COG4"},
+    "WebhookApi/Api/Default/messages/{message_id}/GET": {"AwsSolutions-COG4"},
+    "WebhookApi/Api/DeploymentStage.dev": {"AwsSolutions-APIG3"},
+    "WebhookApi/Api/DeploymentStage.prod": {"AwsSolutions-APIG3"},
+    "WebhookApi/Api/CloudWatchRole": {
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+        "AmazonAPIGatewayPushToCloudWatchLogs]"
+    },
+    "Ingest/Role": {"AwsSolutions-IAM5[Resource::*]"},
+    "Ingest/Function": {"AwsSolutions-L1"},
+}
+
+
+def acknowledgments(stack: CmcWebhooksStack) -> dict[str, dict[str, str]]:
+    """{construct path inside the stack: {rule id: reason}} from the Validations metadata."""
+    found: dict[str, dict[str, str]] = {}
+    for construct in stack.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+                data: dict[str, Any] = entry.data
+                path = construct.node.path.removeprefix(f"{stack.node.path}/")
+                found.setdefault(path, {}).update(
+                    {rule.removeprefix("Annotation::"): reason for rule, reason in data.items()}
+                )
+    return found
+
+
+def test_no_finding_is_left_unacknowledged(stacks: dict[str, CmcWebhooksStack]) -> None:
+    for stack in stacks.values():
+        report = AwsSolutionsChecks().validate_scope(stack)
+        assert report.violations == []
+        assert report.success
+
+
+def test_only_the_expected_findings_are_acknowledged_each_with_a_reason(
+    stacks: dict[str, CmcWebhooksStack],
+) -> None:
+    for stage, stack in stacks.items():
+        found = acknowledgments(stack)
+        expected = {
+            path: rules
+            for path, rules in EXPECTED_ACKNOWLEDGMENTS.items()
+            if not path.startswith("WebhookApi/Api/DeploymentStage.") or path.endswith(f".{stage}")
+        }
+        assert {path: set(rules) for path, rules in found.items()} == expected
+        for rules in found.values():
+            for reason in rules.values():
+                assert len(reason) > 60, reason
+
+
+def test_the_check_does_catch_an_unacknowledged_finding() -> None:
+    stack = build_stack({"stages": TEST_STAGES})
+    sqs.Queue(stack, "PlainQueue")
+
+    report = AwsSolutionsChecks().validate_scope(stack)
+
+    assert not report.success
+    assert {violation.rule_name for violation in report.violations} >= {
+        "AwsSolutions-SQS3",
+        "AwsSolutions-SQS4",
+    }

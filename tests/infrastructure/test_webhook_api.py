@@ -1,0 +1,133 @@
+"""The REST API: routes and their authorization, validation, throttling, logging and metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk.assertions import Template
+
+from cmc_webhooks import contract
+from infra.settings import StageSettings
+from tests.infrastructure.conftest import LOG_RETENTION_DAYS, only
+
+
+def method(template: Template, http_method: str, path: str) -> dict[str, Any]:
+    """The AWS::ApiGateway::Method for `http_method path`, found through its resource's path parts."""
+    resources = template.find_resources("AWS::ApiGateway::Resource")
+    parts = path.strip("/").split("/")
+    resource_id = None
+    for part in parts:
+        parent = (
+            {"Ref": resource_id}
+            if resource_id
+            else {"Fn::GetAtt": [only(template, "AWS::ApiGateway::RestApi")[0], "RootResourceId"]}
+        )
+        (resource_id,) = [
+            rid
+            for rid, body in resources.items()
+            if body["Properties"]["PathPart"] == part and body["Properties"]["ParentId"] == parent
+        ]
+    (found,) = [
+        body
+        for body in template.find_resources("AWS::ApiGateway::Method").values()
+        if body["Properties"]["HttpMethod"] == http_method
+        and body["Properties"]["ResourceId"] == {"Ref": resource_id}
+    ]
+    return dict(found)
+
+
+def test_the_webhook_route_is_open_until_its_authentication_issue(template: Template) -> None:
+    properties = method(template, "POST", contract.WEBHOOK_PATH)["Properties"]
+
+    assert properties["AuthorizationType"] == "NONE"
+    assert properties["Integration"]["Type"] == "AWS_PROXY"
+
+
+def test_the_webhook_body_is_left_to_the_function(template: Template) -> None:
+    properties = method(template, "POST", contract.WEBHOOK_PATH)["Properties"]
+
+    # Form-encoded, JSON, base64: the function decodes and validates every shape CMC sends.
+    assert "RequestModels" not in properties
+    assert "RequestValidatorId" not in properties
+    assert not template.find_resources("AWS::ApiGateway::Model")
+
+
+def test_the_lookup_route_needs_iam_authorization_and_its_path_parameter(template: Template) -> None:
+    properties = method(template, "GET", contract.MESSAGE_LOOKUP_PATH)["Properties"]
+    validator_id, validator = only(template, "AWS::ApiGateway::RequestValidator")
+
+    assert validator["Properties"] == {
+        "RestApiId": {"Ref": only(template, "AWS::ApiGateway::RestApi")[0]},
+        "ValidateRequestBody": False,
+        "ValidateRequestParameters": True,
+    }
+    assert properties["AuthorizationType"] == "AWS_IAM"
+    assert properties["RequestParameters"] == {"method.request.path.message_id": True}
+    assert properties["RequestValidatorId"] == {"Ref": validator_id}
+    assert properties["Integration"]["Type"] == "AWS_PROXY"
+
+
+def test_no_other_methods_exist(template: Template) -> None:
+    methods = {
+        body["Properties"]["HttpMethod"]
+        for body in template.find_resources("AWS::ApiGateway::Method").values()
+    }
+    assert methods == {"POST", "GET"}
+    assert len(template.find_resources("AWS::ApiGateway::Method")) == 2
+
+
+def test_stage_throttles_logs_and_measures(template: Template, settings: StageSettings) -> None:
+    _, stage = only(template, "AWS::ApiGateway::Stage")
+    properties = stage["Properties"]
+
+    assert properties["StageName"] == settings.stage
+    assert properties["TracingEnabled"] is True
+    assert properties["MethodSettings"] == [
+        {
+            "DataTraceEnabled": False,
+            "HttpMethod": "*",
+            "LoggingLevel": "ERROR",
+            "MetricsEnabled": True,
+            "ResourcePath": "/*",
+            "ThrottlingBurstLimit": settings.throttling_burst_limit,
+            "ThrottlingRateLimit": settings.throttling_rate_limit,
+        }
+    ]
+
+
+def test_access_logs_go_to_a_log_group_with_the_stage_retention(template: Template, stage: str) -> None:
+    _, api_stage = only(template, "AWS::ApiGateway::Stage")
+    access_logs = api_stage["Properties"]["AccessLogSetting"]
+    log_group_ref = access_logs["DestinationArn"]["Fn::Join"][1][-1]
+
+    log_group = template.to_json()["Resources"][log_group_ref["Ref"]]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert log_group["Properties"]["RetentionInDays"] == LOG_RETENTION_DAYS[stage]
+    assert '"status":"$context.status"' in access_logs["Format"]
+    assert '"ip":"$context.identity.sourceIp"' in access_logs["Format"]
+
+
+def test_api_is_regional(template: Template) -> None:
+    _, api = only(template, "AWS::ApiGateway::RestApi")
+    assert api["Properties"]["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
+
+
+def test_api_gateways_logging_role_has_only_its_push_to_cloudwatch_policy(template: Template) -> None:
+    _, account = only(template, "AWS::ApiGateway::Account")
+    role_id = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
+    role = template.to_json()["Resources"][role_id]
+
+    assert role["DeletionPolicy"] == "Retain"  # an account-wide setting outlives one stack
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}}
+    ]
+    (managed_policy,) = role["Properties"]["ManagedPolicyArns"]
+    assert managed_policy["Fn::Join"][1][-1].endswith(
+        ":iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+    )
+    assert "Policies" not in role["Properties"]
+    assert not [
+        policy
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+    ]
