@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cmc_dev.backend import LocalBackend, running_backend
+from cmc_dev.fanout import running_fanout
 from cmc_dev.gateway import response_parts, rest_proxy_event
 from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_webhooks import contract
@@ -82,6 +83,7 @@ def try_it(base_url: str, backend: LocalBackend) -> str:
     """The curl commands printed at start: the seed's payloads as JSON and as a form."""
     webhook = f"{base_url}{contract.WEBHOOK_PATH}"
     queued = SAMPLES / "seed_deliveries_queued.json"
+    bounce = SAMPLES / "seed_bounces_user_unknown.json"
     succeeded = json.loads((SAMPLES / "seed_deliveries_succeeded.json").read_text(encoding="utf-8"))
     message_id = succeeded["event"]["deliveries"][0]["messageId"]
     form_event = json.dumps(succeeded["event"], ensure_ascii=False, separators=(",", ":"))
@@ -102,7 +104,11 @@ def try_it(base_url: str, backend: LocalBackend) -> str:
             f"  curl -sS -X POST {webhook} --data-urlencode event_type=deliveries "
             f"--data-urlencode server_composition=pro --data-urlencode {shlex.quote('event=' + form_event)}",
             "",
-            "  # 3. the message's history and current status",
+            "  # 3. a bounce: stored, and published to the subscriber (watch for `subscriber-event`)",
+            f"  curl -sS -X POST {webhook} -H 'Content-Type: application/json' "
+            f"--data-binary @{bounce.relative_to(ROOT)}",
+            "",
+            "  # 4. the first message's history and current status",
             f"  curl -sS {lookup}",
             "",
             "  # the same lookup from the CLI",
@@ -120,7 +126,7 @@ def main() -> None:
     host = "127.0.0.1"
     port = int(os.environ.get("PORT", "8080"))
     local_defaults(os.environ)
-    with running_backend() as backend:
+    with running_backend() as backend, running_fanout(backend, env=os.environ) as (fanout, _):
         # Imported once the environment is set: Powertools reads it when the module loads.
         from cmc_webhooks.handlers.api import lambda_handler  # noqa: PLC0415
 
@@ -128,7 +134,11 @@ def main() -> None:
         signal.signal(signal.SIGTERM, _stop)
         base_url = f"http://{host}:{server.server_address[1]}"
         print(f"cmc-webhooks is listening on {base_url} (DynamoDB: moto at {backend.endpoint_url})")
-        print(f"  POST {contract.WEBHOOK_PATH}    GET {contract.MESSAGE_LOOKUP_PATH}\n")
+        print(f"  POST {contract.WEBHOOK_PATH}    GET {contract.MESSAGE_LOOKUP_PATH}")
+        print(
+            f"  Bounces and failures are published to the event bus {fanout.bus_name}; each event that\n"
+            "  reaches the local subscriber queue is printed as a line `subscriber-event {...}`.\n"
+        )
         print(try_it(base_url, backend), flush=True)
         try:
             server.serve_forever()

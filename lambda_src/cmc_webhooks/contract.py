@@ -6,7 +6,9 @@ synthesized table matches these names, and the local emulator creates its table 
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Final
 
 # --- DynamoDB event store -------------------------------------------------------------
 # Partition key: the messageId without its angle brackets, so another system can run a
@@ -49,3 +51,51 @@ METRICS_NAMESPACE: Final = "CmcWebhooks"
 # --- HTTP API --------------------------------------------------------------------------
 WEBHOOK_PATH: Final = "/webhooks/events"
 MESSAGE_LOOKUP_PATH: Final = "/messages/{message_id}"
+
+# --- EventBridge fan-out ----------------------------------------------------------------
+ENV_EVENT_BUS_NAME: Final = "CMC_EVENT_BUS_NAME"
+ENV_EVENT_SOURCE: Final = "CMC_EVENT_SOURCE"
+ENV_PUBLISHED_KINDS: Final = "CMC_PUBLISHED_KINDS"  # comma-separated names of PUBLISHABLE_KINDS
+DEFAULT_EVENT_SOURCE: Final = "customers-mail-cloud"
+DETAIL_SCHEMA_VERSION: Final = "1.0"
+# PutEvents takes at most 10 entries per call.
+PUT_EVENTS_LIMIT: Final = 10
+
+
+@dataclass(frozen=True)
+class PublishableKind:
+    """Which stored events are published, and under which EventBridge detail-type."""
+
+    event_type: str
+    status: str | None  # None: every record of the event type
+    detail_type: str
+
+
+PUBLISHABLE_KINDS: Final = {
+    "bounced": PublishableKind("bounces", None, "Email Bounced"),
+    "failed": PublishableKind("deliveries", "failed", "Email Delivery Failed"),
+    "blocked": PublishableKind("blocks", None, "Email Blocked"),
+    "deferred": PublishableKind("deliveries", "deferred", "Email Delivery Deferred"),
+    "succeeded": PublishableKind("deliveries", "succeeded", "Email Delivered"),
+    "queued": PublishableKind("deliveries", "queued", "Email Queued"),
+}
+DEFAULT_PUBLISHED_KINDS: Final = ("bounced", "failed", "blocked")
+
+
+def stream_filter_patterns(kind_names: Iterable[str]) -> list[dict[str, Any]]:
+    """Event-source-mapping filters: only newly inserted events of the published kinds.
+
+    One pattern per event type (a mapping takes at most 5), statuses OR-ed inside it.
+    """
+    by_type: dict[str, list[PublishableKind]] = {}
+    for name in kind_names:
+        kind = PUBLISHABLE_KINDS[name]
+        by_type.setdefault(kind.event_type, []).append(kind)
+    patterns = []
+    for event_type, kinds in sorted(by_type.items()):
+        image: dict[str, Any] = {"kind": {"S": ["event"]}, "event_type": {"S": [event_type]}}
+        statuses = {kind.status for kind in kinds}
+        if None not in statuses:
+            image["status"] = {"S": sorted(status for status in statuses if status)}
+        patterns.append({"eventName": ["INSERT"], "dynamodb": {"NewImage": image}})
+    return patterns

@@ -60,3 +60,38 @@ class Settings(BaseModel):
 def get_settings() -> Settings:
     """Validated on first use (not at import), then cached for the life of the process."""
     return Settings.from_env(os.environ)
+
+
+class PublisherSettings(BaseModel):
+    """Settings of the stream publisher function."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_bus_name: str = Field(min_length=1)
+    event_source: str = Field(contract.DEFAULT_EVENT_SOURCE, min_length=1)
+    published_kinds: tuple[str, ...] = contract.DEFAULT_PUBLISHED_KINDS
+
+    @field_validator("published_kinds")
+    @classmethod
+    def _known_kinds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = set(value) - set(contract.PUBLISHABLE_KINDS)
+        if unknown:
+            raise ValueError(f"unknown kinds {sorted(unknown)}; known: {sorted(contract.PUBLISHABLE_KINDS)}")
+        return value
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> PublisherSettings:
+        kinds = env.get(contract.ENV_PUBLISHED_KINDS)
+        values = {
+            "event_bus_name": env.get(contract.ENV_EVENT_BUS_NAME, ""),
+            "event_source": env.get(contract.ENV_EVENT_SOURCE) or contract.DEFAULT_EVENT_SOURCE,
+            "published_kinds": tuple(k.strip() for k in kinds.split(",") if k.strip())
+            if kinds
+            else contract.DEFAULT_PUBLISHED_KINDS,
+        }
+        return cls.model_validate(values)
+
+
+@cache
+def get_publisher_settings() -> PublisherSettings:
+    return PublisherSettings.from_env(os.environ)

@@ -10,13 +10,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -24,6 +25,7 @@ from tests.conftest import SEED_FIXTURES, fixture_text
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 60
+BOUNCED_MESSAGE = "8f902ee7-ae65-8711-48a8-2f708cb14205@example.com"
 
 
 def free_port() -> int:
@@ -32,11 +34,40 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class OutputReader(threading.Thread):
+    """Collects the server's output lines as they come, so tests can wait for one."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.lines: list[str] = []
+        self.changed = threading.Condition()
+
+    def run(self) -> None:
+        for line in self.stream:
+            with self.changed:
+                self.lines.append(line)
+                self.changed.notify_all()
+        with self.changed:
+            self.changed.notify_all()
+
+    def wait_for(self, predicate: Callable[[list[str]], bool], timeout: float) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: predicate(self.lines) or not self.is_alive(), timeout) and (
+                predicate(self.lines)
+            )
+
+    def text(self) -> str:
+        with self.changed:
+            return "".join(self.lines)
+
+
 @dataclass
 class LocalServer:
     base_url: str
     banner: str
     process: subprocess.Popen[str]
+    output: OutputReader
 
     def request(
         self, method: str, path: str, body: bytes | None = None, content_type: str = ""
@@ -50,12 +81,20 @@ class LocalServer:
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read())
 
+    def subscriber_events(self) -> list[dict[str, Any]]:
+        prefix = "subscriber-event "
+        return [
+            json.loads(line[len(prefix) :])
+            for line in self.output.text().splitlines()
+            if line.startswith(prefix)
+        ]
+
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[LocalServer]:
     port = free_port()
     env = {**os.environ, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
-    for name in [name for name in env if name.startswith("AWS_")]:
+    for name in [name for name in env if name.startswith(("AWS_", "CMC_"))]:
         del env[name]  # the local server must need no AWS configuration at all
     process = subprocess.Popen(
         [sys.executable, "-m", "cmc_dev.server"],
@@ -66,19 +105,13 @@ def server() -> Iterator[LocalServer]:
         text=True,
     )
     assert process.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if "# the same lookup from the CLI" in "".join(lines[-3:]):
-            lines.append(process.stdout.readline())
-            break
-    banner = "".join(lines)
-    assert "listening on" in banner, banner
-    yield LocalServer(base_url=f"http://127.0.0.1:{port}", banner=banner, process=process)
+    output = OutputReader(process.stdout)
+    output.start()
+    started = output.wait_for(
+        lambda lines: any("cmc_dev.cli message" in line for line in lines), STARTUP_SECONDS
+    )
+    assert started, output.text()
+    yield LocalServer(f"http://127.0.0.1:{port}", output.text(), process, output)
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
@@ -92,10 +125,10 @@ def printed_commands(banner: str) -> list[str]:
 
 def test_the_printed_curl_commands_work_as_pasted(server: LocalServer) -> None:
     commands = printed_commands(server.banner)
-    assert len(commands) == 4, server.banner
-    post_json, post_form, lookup, cli = commands
+    assert len(commands) == 5, server.banner
+    post_json, post_form, post_bounce, lookup, cli = commands
 
-    for command in (post_json, post_form):
+    for command in (post_json, post_form, post_bounce):
         result = subprocess.run(
             shlex.split(command), cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
         )
@@ -139,12 +172,50 @@ def test_bad_input_and_unknown_messages_get_json_errors(server: LocalServer) -> 
     assert (status, body["error"]) == (404, "message_not_found")
 
 
+def test_a_bounce_reaches_the_subscriber_once_and_a_success_publishes_nothing(server: LocalServer) -> None:
+    bounce = fixture_text("seed_bounces_host_unknown").encode()
+    delivered = json.loads(fixture_text("seed_deliveries_succeeded"))
+    delivered["event"]["deliveries"][0]["messageId"] = "<delivered-only@example.com>"
+
+    for body in (bounce, bounce, json.dumps(delivered).encode()):
+        status, _ = server.request("POST", "/webhooks/events", body, "application/json")
+        assert status == 200
+
+    def bounce_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            e
+            for e in events
+            if e["detail"]["message_id"] == "8f902ee7-ae65-8711-48a8-2f708cb14205@example.com"
+        ]
+
+    assert server.output.wait_for(lambda _: len(bounce_events(server.subscriber_events())) >= 1, 30)
+    # Give a second publication (which must not happen) time to show up before counting.
+    time.sleep(2)
+    [event] = bounce_events(server.subscriber_events())
+    assert event["source"] == "customers-mail-cloud"
+    assert event["detail-type"] == "Email Bounced"
+    detail = event["detail"]
+    assert detail["schema_version"] == "1.0"
+    assert detail["status"] == "bounced"
+    assert detail["bounce_code"] == "1"
+    assert detail["recipient"] == "user@example"
+    assert detail["occurred_at"] == "2023-01-25T14:05:15+09:00"
+    assert detail["server_composition"] == "pro"
+    assert not [
+        e for e in server.subscriber_events() if e["detail"]["message_id"] == "delivered-only@example.com"
+    ]
+
+
 def test_ctrl_c_stops_the_server_cleanly(server: LocalServer) -> None:
     server.process.send_signal(signal.SIGINT)
     assert server.process.wait(timeout=20) == 0
-    assert server.process.stdout is not None
-    rest = server.process.stdout.read()
+    server.output.join(timeout=10)
+    rest = server.output.text()[len(server.banner) :]
     assert "stopping" in rest
     assert "Traceback" not in rest
-    # What the server logged while it worked: no addresses, subjects or message ids.
-    assert not re.search(r"user@example\.jp|メールマガジン|9e7e564c|031a32d4", rest), rest
+    # What the server logged while it worked: no addresses, subjects or message ids. (The
+    # subscriber's lines are the events themselves, printed on purpose.)
+    logged = "".join(
+        line for line in rest.splitlines(keepends=True) if not line.startswith("subscriber-event ")
+    )
+    assert not re.search(r"user@example\.jp|メールマガジン|9e7e564c|031a32d4", logged), logged

@@ -1,0 +1,212 @@
+"""Local fan-out: what Lambda's event source mapping and EventBridge do in AWS, on moto.
+
+- `StreamPoller` reads the event table's stream, keeps only the records the mapping's filter
+  would pass (the same patterns the stack deploys), and hands them to the same publisher
+  handler in the event shape Lambda uses. Records the handler reports as failed are retried,
+  then sent to the on-failure queue, as the mapping's retry limit and destination do.
+- moto's EventBridge holds the same bus and a subscriber rule whose target is an SQS queue.
+- `Subscriber` prints each event reaching that queue as `subscriber-event <envelope JSON>`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
+
+import boto3
+
+from cmc_dev.backend import LOCAL_REGION, LocalBackend
+from cmc_dev.lambda_context import LocalLambdaContext
+from cmc_webhooks import contract
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+LOCAL_NAME = "cmc-webhooks-local"
+STREAM_BATCH_SIZE = 100
+RETRY_ATTEMPTS = 2  # like the deployed mapping's retry_attempts
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+def matches(pattern: Any, value: Any) -> bool:
+    """The subset of EventBridge/Lambda filter syntax our patterns use: nested keys, value lists."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(
+            key in value and matches(sub, value[key]) for key, sub in pattern.items()
+        )
+    if isinstance(pattern, list):
+        return value in pattern
+    return bool(pattern == value)
+
+
+def _client(backend: LocalBackend, service: str) -> Any:
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=backend.endpoint_url,
+        region_name=LOCAL_REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+@dataclass(frozen=True)
+class LocalFanout:
+    bus_name: str
+    subscriber_queue_url: str
+    on_failure_queue_url: str
+
+
+def create_fanout(backend: LocalBackend, *, source: str, name: str = LOCAL_NAME) -> LocalFanout:
+    """The bus, a subscriber queue with a rule for everything from `source`, and the on-failure queue."""
+    events, sqs = _client(backend, "events"), _client(backend, "sqs")
+    bus_name = f"{name}-bus"
+    events.create_event_bus(Name=bus_name)
+    subscriber = sqs.create_queue(QueueName=f"{name}-subscriber")["QueueUrl"]
+    on_failure = sqs.create_queue(QueueName=f"{name}-publisher-failures")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=subscriber, AttributeNames=["QueueArn"])["Attributes"]
+    events.put_rule(
+        Name=f"{name}-subscriber", EventBusName=bus_name, EventPattern=json.dumps({"source": [source]})
+    )
+    events.put_targets(
+        Rule=f"{name}-subscriber",
+        EventBusName=bus_name,
+        Targets=[{"Id": "queue", "Arn": attributes["QueueArn"]}],
+    )
+    return LocalFanout(bus_name, subscriber, on_failure)
+
+
+class StreamPoller(threading.Thread):
+    def __init__(
+        self,
+        backend: LocalBackend,
+        handler: Handler,
+        *,
+        patterns: list[dict[str, Any]],
+        on_failure_queue_url: str,
+        interval: float = 0.1,
+    ) -> None:
+        super().__init__(name="stream-poller", daemon=True)
+        self.handler, self.patterns, self.interval = handler, patterns, interval
+        self.on_failure_queue_url = on_failure_queue_url
+        self.streams = _client(backend, "dynamodbstreams")
+        self.sqs: SQSClient = _client(backend, "sqs")
+        table = backend.dynamodb().describe_table(TableName=backend.table_name)["Table"]
+        self.stream_arn = table["LatestStreamArn"]
+        self.stopped = threading.Event()
+        self.idle = threading.Event()  # set whenever a poll found nothing new
+        self._iterators: dict[str, str | None] = {}
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=10)
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            if not self.poll_once():
+                self.idle.set()
+                self.stopped.wait(self.interval)
+
+    def poll_once(self) -> bool:
+        """One pass over every shard; True if any record was read."""
+        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        read_any = False
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            if shard_id not in self._iterators:
+                self._iterators[shard_id] = self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+            iterator = self._iterators[shard_id]
+            if iterator is None:
+                continue
+            response = self.streams.get_records(ShardIterator=iterator, Limit=STREAM_BATCH_SIZE)
+            self._iterators[shard_id] = response.get("NextShardIterator")
+            records = response.get("Records", [])
+            if records:
+                read_any = True
+                self.idle.clear()
+                self.deliver(records)
+        return read_any
+
+    def deliver(self, records: list[dict[str, Any]]) -> None:
+        batch = [
+            {**record, "eventSourceARN": self.stream_arn}
+            for record in records
+            if any(matches(pattern, record) for pattern in self.patterns)
+        ]
+        for _ in range(1 + RETRY_ATTEMPTS):
+            if not batch:
+                return
+            try:
+                response = self.handler({"Records": batch}, LocalLambdaContext()) or {}
+                failed = {failure["itemIdentifier"] for failure in response.get("batchItemFailures", [])}
+            except Exception:  # Lambda treats a raised error as the whole batch failing
+                failed = {record["dynamodb"]["SequenceNumber"] for record in batch}
+            batch = [record for record in batch if record["dynamodb"]["SequenceNumber"] in failed]
+        for record in batch:  # what the mapping's on-failure destination receives: where to find it
+            self.sqs.send_message(
+                QueueUrl=self.on_failure_queue_url,
+                MessageBody=json.dumps(
+                    {"streamArn": self.stream_arn, "sequenceNumber": record["dynamodb"]["SequenceNumber"]}
+                ),
+            )
+
+
+class Subscriber(threading.Thread):
+    """Prints every event that reaches the subscriber queue, one line each."""
+
+    def __init__(self, backend: LocalBackend, queue_url: str, out: TextIO = sys.stdout) -> None:
+        super().__init__(name="subscriber", daemon=True)
+        self.sqs: SQSClient = _client(backend, "sqs")
+        self.queue_url, self.out = queue_url, out
+        self.stopped = threading.Event()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=10)
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            messages = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            ).get("Messages", [])
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                line = json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+                self.out.write(f"subscriber-event {line}\n")
+                self.out.flush()
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@contextmanager
+def running_fanout(
+    backend: LocalBackend, *, env: MutableMapping[str, str], subscriber_out: TextIO | None = sys.stdout
+) -> Iterator[tuple[LocalFanout, StreamPoller]]:
+    """Bus, queues, the poller feeding the publisher handler, and (unless None) a printing subscriber."""
+    source = env.get(contract.ENV_EVENT_SOURCE) or contract.DEFAULT_EVENT_SOURCE
+    fanout = create_fanout(backend, source=source)
+    env[contract.ENV_EVENT_BUS_NAME] = fanout.bus_name
+    # Imported once the environment is set: Powertools reads it when the module loads.
+    from cmc_webhooks.handlers import publisher  # noqa: PLC0415
+    from cmc_webhooks.settings import get_publisher_settings  # noqa: PLC0415
+
+    get_publisher_settings.cache_clear()
+    patterns = contract.stream_filter_patterns(get_publisher_settings().published_kinds)
+    poller = StreamPoller(
+        backend, publisher.lambda_handler, patterns=patterns, on_failure_queue_url=fanout.on_failure_queue_url
+    )
+    subscriber = Subscriber(backend, fanout.subscriber_queue_url, subscriber_out) if subscriber_out else None
+    poller.start()
+    if subscriber:
+        subscriber.start()
+    try:
+        yield fanout, poller
+    finally:
+        poller.stop()
+        if subscriber:
+            subscriber.stop()

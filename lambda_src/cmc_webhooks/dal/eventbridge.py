@@ -1,0 +1,60 @@
+"""EventBridge adapter: PutEvents in batches of 10, re-sending the entries that failed."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cmc_webhooks import contract
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=2, read_timeout=5)
+FAILED_ENTRY_ATTEMPTS = 5
+BACKOFF_BASE_SECONDS = 0.1
+BACKOFF_CAP_SECONDS = 2.0
+
+
+class EventBridgePublisher:
+    def __init__(self, *, client: Any = None, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._client = client
+        self._sleep = sleep
+
+    @cached_property
+    def client(self) -> EventBridgeClient:
+        return self._client or boto3.client("events", config=CLIENT_CONFIG)
+
+    def publish(self, entries: Sequence[dict[str, Any]]) -> list[int]:
+        """Publish all entries; return the indexes of those that still failed after the retries."""
+        pending = list(range(len(entries)))
+        for attempt in range(FAILED_ENTRY_ATTEMPTS):
+            if attempt:
+                backoff = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+                self._sleep(random.uniform(backoff / 2, backoff))  # noqa: S311 - jitter, not crypto
+            failed: list[int] = []
+            limit = contract.PUT_EVENTS_LIMIT
+            for start in range(0, len(pending), limit):
+                failed.extend(self._put(entries, pending[start : start + limit]))
+            if not failed:
+                return []
+            pending = failed
+        return pending
+
+    def _put(self, entries: Sequence[dict[str, Any]], indexes: list[int]) -> list[int]:
+        try:
+            response = self.client.put_events(Entries=[entries[index] for index in indexes])  # type: ignore[misc]
+        except (ClientError, BotoCoreError):
+            return indexes  # the whole call failed (after botocore's own retries): try them again
+        if not response.get("FailedEntryCount"):
+            return []
+        return [
+            index for index, result in zip(indexes, response["Entries"], strict=True) if "ErrorCode" in result
+        ]

@@ -1,0 +1,154 @@
+"""Stream -> publisher handler -> EventBridge -> subscriber queue, on moto over loopback."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from cmc_dev.fanout import LocalFanout, StreamPoller, _client, create_fanout
+from cmc_webhooks import contract
+from cmc_webhooks.dal.eventbridge import EventBridgePublisher
+from cmc_webhooks.handlers import publisher
+from cmc_webhooks.settings import get_publisher_settings
+from tests.conftest import load_fixture
+from tests.integration.conftest import Api
+
+
+@dataclasses.dataclass
+class Fanout:
+    api: Api
+    fanout: LocalFanout
+    poller: StreamPoller
+    sqs: Any
+
+    def received(self, queue_url: str) -> list[dict[str, Any]]:
+        bodies: list[dict[str, Any]] = []
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            if not messages:
+                return bodies
+            for message in messages:
+                bodies.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def drain_stream(self) -> None:
+        while self.poller.poll_once():
+            pass
+
+
+@pytest.fixture
+def fan(api_client: Api, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fanout]:
+    backend = dataclasses.replace(api_client.backend, table_name=api_client.table_name)
+    fanout = create_fanout(backend, source=contract.DEFAULT_EVENT_SOURCE, name=f"t-{uuid.uuid4().hex[:10]}")
+    monkeypatch.setenv(contract.ENV_EVENT_BUS_NAME, fanout.bus_name)
+    caches = (get_publisher_settings, publisher.publisher)
+    for cached in caches:
+        cached.cache_clear()
+    poller = StreamPoller(
+        backend,
+        publisher.lambda_handler,
+        patterns=contract.stream_filter_patterns(contract.DEFAULT_PUBLISHED_KINDS),
+        on_failure_queue_url=fanout.on_failure_queue_url,
+    )
+    yield Fanout(api_client, fanout, poller, _client(backend, "sqs"))
+    for cached in caches:
+        cached.cache_clear()
+
+
+def test_a_bounce_is_published_once_and_a_success_not_at_all(fan: Fanout) -> None:
+    # Given a bounce posted twice and a successful delivery
+    for name in ("seed_bounces_user_unknown", "seed_bounces_user_unknown", "seed_deliveries_succeeded"):
+        assert fan.api.post_json(load_fixture(name)).status == 200
+
+    # When the stream is delivered to the publisher
+    fan.drain_stream()
+
+    # Then the subscriber got exactly one event: the bounce, with the documented detail
+    [event] = fan.received(fan.fanout.subscriber_queue_url)
+    assert event["detail-type"] == "Email Bounced"
+    assert event["source"] == "customers-mail-cloud"
+    assert event["detail"]["bounce_code"] == "2"
+    assert event["detail"]["message_id"] == "9e7e564c-ac83-8cd8-2cb4-b9ff2a9f168d@example.com"
+    assert fan.received(fan.fanout.on_failure_queue_url) == []
+
+
+class FlakyEvents:
+    """The real (moto) EventBridge client, except that chosen messages fail a number of times."""
+
+    def __init__(self, real: Any, failures: dict[str, int]) -> None:
+        self.real, self.failures = real, failures
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        results: list[dict[str, Any] | None] = []
+        passing = []
+        for entry in Entries:
+            message_id = json.loads(entry["Detail"])["message_id"]
+            left = self.failures.get(message_id, 0)
+            if left:
+                self.failures[message_id] = left - 1
+                results.append({"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"})
+            else:
+                results.append(None)
+                passing.append(entry)
+        real = iter(self.real.put_events(Entries=passing)["Entries"] if passing else [])
+        merged = [result or next(real) for result in results]
+        return {"FailedEntryCount": sum("ErrorCode" in r for r in merged), "Entries": merged}
+
+
+def bounces(count: int) -> dict[str, Any]:
+    template = load_fixture("seed_bounces_user_unknown")["event"]["bounces"][0]
+    records = [dict(template, messageId=f"<b-{n}@example.com>") for n in range(count)]
+    return {"event_type": "bounces", "server_composition": "pro", "event": {"bounces": records}}
+
+
+def test_partial_put_events_failures_are_retried_and_nothing_is_lost(
+    fan: Fanout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flaky = FlakyEvents(_client(fan.api.backend, "events"), {"b-3@example.com": 2, "b-17@example.com": 1})
+    monkeypatch.setattr(
+        publisher, "publisher", lambda: EventBridgePublisher(client=flaky, sleep=lambda _: None)
+    )
+
+    assert fan.api.post_json(bounces(30)).status == 200
+    fan.drain_stream()
+
+    published = {event["detail"]["message_id"] for event in fan.received(fan.fanout.subscriber_queue_url)}
+    assert published == {f"b-{n}@example.com" for n in range(30)}
+    assert fan.received(fan.fanout.on_failure_queue_url) == []
+
+
+def test_a_record_that_keeps_failing_goes_to_the_on_failure_queue_alone(
+    fan: Fanout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flaky = FlakyEvents(_client(fan.api.backend, "events"), {"b-5@example.com": 10_000})
+    monkeypatch.setattr(
+        publisher, "publisher", lambda: EventBridgePublisher(client=flaky, sleep=lambda _: None)
+    )
+
+    assert fan.api.post_json(bounces(12)).status == 200
+    fan.drain_stream()
+
+    published = {event["detail"]["message_id"] for event in fan.received(fan.fanout.subscriber_queue_url)}
+    assert published == {f"b-{n}@example.com" for n in range(12)} - {"b-5@example.com"}
+    [failure] = fan.received(fan.fanout.on_failure_queue_url)
+    assert failure["streamArn"] == fan.poller.stream_arn
+    # the failure names the stream record of b-5, which lets an operator find and replay it
+    streams = fan.poller.streams
+    shard_id = streams.describe_stream(StreamArn=failure["streamArn"])["StreamDescription"]["Shards"][0][
+        "ShardId"
+    ]
+    iterator = streams.get_shard_iterator(
+        StreamArn=failure["streamArn"],
+        ShardId=shard_id,
+        ShardIteratorType="AT_SEQUENCE_NUMBER",
+        SequenceNumber=failure["sequenceNumber"],
+    )["ShardIterator"]
+    [record] = streams.get_records(ShardIterator=iterator, Limit=1)["Records"]
+    assert record["dynamodb"]["NewImage"]["message_id"]["S"] == "b-5@example.com"
