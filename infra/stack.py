@@ -55,4 +55,6 @@ class CmcWebhooksStack(Stack):
             value=api.lookup_url,
             description="GET with SigV4 (IAM) credentials; replace {message_id} with a messageId without <>",
         )
-        self.table_name = CfnOutput(self, "TableName", value=store.table.table_name)
+        self.table_name = CfnOutput(
+            self, "EventTableName", value=store.table.table_name, description="The DynamoDB event table"
+        )

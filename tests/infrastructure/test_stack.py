@@ -40,5 +40,5 @@ def test_outputs_give_the_webhook_url_the_lookup_url_and_the_table_name(
 
     assert joined_url(outputs["WebhookUrl"]["Value"]) == base + contract.WEBHOOK_PATH
     assert joined_url(outputs["LookupUrl"]["Value"]) == base + contract.MESSAGE_LOOKUP_PATH
-    assert outputs["TableName"]["Value"] == {"Ref": table_id}
+    assert outputs["EventTableName"]["Value"] == {"Ref": table_id}
     assert "CMC" in outputs["WebhookUrl"]["Description"]
