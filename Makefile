@@ -56,7 +56,7 @@ endif
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy lambda_src cmc_dev tests app.py infra
+	$(PY) -m mypy lambda_src cmc_dev examples tests app.py infra
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
