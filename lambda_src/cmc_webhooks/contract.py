@@ -40,6 +40,14 @@ ENV_TIME_ZONE: Final = "CMC_TIME_ZONE"
 ENV_RETENTION_DAYS: Final = "CMC_RETENTION_DAYS"
 ENV_MAX_RECORDS: Final = "CMC_MAX_RECORDS_PER_REQUEST"
 
+# Suppression rules of the recipient view (docs/bounces.md).
+ENV_SOFT_BOUNCE_THRESHOLD: Final = "CMC_SOFT_BOUNCE_THRESHOLD"
+ENV_SOFT_BOUNCE_WINDOW_DAYS: Final = "CMC_SOFT_BOUNCE_WINDOW_DAYS"
+DEFAULT_SOFT_BOUNCE_THRESHOLD: Final = 3
+DEFAULT_SOFT_BOUNCE_WINDOW_DAYS: Final = 7
+# The recipient view reads at most this many of the newest events.
+RECIPIENT_EVENTS_LIMIT: Final = 1000
+
 DEFAULT_TIME_ZONE: Final = "Asia/Tokyo"
 DEFAULT_RETENTION_DAYS: Final = 400
 DEFAULT_MAX_RECORDS: Final = 5000
@@ -51,6 +59,7 @@ METRICS_NAMESPACE: Final = "CmcWebhooks"
 # --- HTTP API --------------------------------------------------------------------------
 WEBHOOK_PATH: Final = "/webhooks/events"
 MESSAGE_LOOKUP_PATH: Final = "/messages/{message_id}"
+RECIPIENT_LOOKUP_PATH: Final = "/recipients/{address}"
 
 # --- EventBridge fan-out ----------------------------------------------------------------
 ENV_EVENT_BUS_NAME: Final = "CMC_EVENT_BUS_NAME"

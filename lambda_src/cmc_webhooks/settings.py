@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cmc_webhooks import contract
+from cmc_webhooks.logic.suppression import SuppressionPolicy
 
 
 def parse_time_zone(name: str) -> tzinfo:
@@ -34,6 +35,8 @@ class Settings(BaseModel):
     time_zone: str = contract.DEFAULT_TIME_ZONE
     retention_days: int = Field(contract.DEFAULT_RETENTION_DAYS, ge=1, le=36500)
     max_records: int = Field(contract.DEFAULT_MAX_RECORDS, ge=1)
+    soft_bounce_threshold: int = Field(contract.DEFAULT_SOFT_BOUNCE_THRESHOLD, ge=1)
+    soft_bounce_window_days: int = Field(contract.DEFAULT_SOFT_BOUNCE_WINDOW_DAYS, ge=1)
 
     @field_validator("time_zone")
     @classmethod
@@ -41,9 +44,11 @@ class Settings(BaseModel):
         parse_time_zone(value)
         return value
 
-    @property
-    def tz(self) -> tzinfo:
-        return parse_time_zone(self.time_zone)
+    def suppression_policy(self) -> SuppressionPolicy:
+        return SuppressionPolicy(
+            soft_bounce_threshold=self.soft_bounce_threshold,
+            soft_bounce_window=timedelta(days=self.soft_bounce_window_days),
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -52,6 +57,10 @@ class Settings(BaseModel):
             "time_zone": env.get(contract.ENV_TIME_ZONE) or contract.DEFAULT_TIME_ZONE,
             "retention_days": env.get(contract.ENV_RETENTION_DAYS) or contract.DEFAULT_RETENTION_DAYS,
             "max_records": env.get(contract.ENV_MAX_RECORDS) or contract.DEFAULT_MAX_RECORDS,
+            "soft_bounce_threshold": env.get(contract.ENV_SOFT_BOUNCE_THRESHOLD)
+            or contract.DEFAULT_SOFT_BOUNCE_THRESHOLD,
+            "soft_bounce_window_days": env.get(contract.ENV_SOFT_BOUNCE_WINDOW_DAYS)
+            or contract.DEFAULT_SOFT_BOUNCE_WINDOW_DAYS,
         }
         return cls.model_validate(values)
 

@@ -251,3 +251,23 @@ def test_a_webhook_costs_ceil_n_over_25_batch_writes_and_no_reads(
     assert api_client.post_json(document).status == 200
 
     assert calls == ["BatchWriteItem"] * writes
+
+
+def test_recipient_lookup_lists_events_newest_first_and_compares_domains_case_insensitively(
+    api_client: Api,
+) -> None:
+    for name in SEED_FIXTURES:
+        api_client.post_json(load_fixture(name))
+    api_client.post_json(load_fixture("blocks"))
+
+    reply = api_client.call("GET", "/recipients/no-user%40EXAMPLE.JP")
+    assert reply.status == 200
+    assert reply.body["address"] == "no-user@example.jp"
+    assert [e["status"] for e in reply.body["events"]] == ["bounced", "failed"]
+
+    blocked = api_client.call("GET", "/recipients/blocked@example.jp").body
+    assert (blocked["suppressed"], blocked["suppression_reason"]) == (True, "blocked")
+    assert blocked["suppressed_since"] == "2023-03-01T10:00:00+09:00"
+
+    unknown = api_client.call("GET", "/recipients/nobody@example.jp")
+    assert (unknown.status, unknown.body["suppressed"], unknown.body["events"]) == (200, False, [])

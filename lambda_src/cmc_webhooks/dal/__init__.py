@@ -14,3 +14,6 @@ class EventStore(Protocol):
 
     def message_events(self, message_id: str) -> list[StoredItem]:
         """The events of one message (normalized id), oldest first."""
+
+    def recipient_events(self, recipient_key: str, *, limit: int) -> list[StoredItem]:
+        """The newest `limit` events of one recipient (normalized address), newest first."""

@@ -113,6 +113,16 @@ class DynamoDBEventStore:
             },
         )
 
+    def recipient_events(self, recipient_key: str, *, limit: int) -> list[StoredItem]:
+        return self._query(
+            IndexName=contract.RECIPIENT_INDEX,
+            KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": contract.RECIPIENT_INDEX_PARTITION_KEY},
+            ExpressionAttributeValues={":pk": {"S": recipient_key}},
+            ScanIndexForward=False,
+            PaginationConfig={"MaxItems": limit},
+        )
+
     def _query(self, **query: Any) -> list[StoredItem]:
         items: list[StoredItem] = []
         paginator = self.client.get_paginator("query")

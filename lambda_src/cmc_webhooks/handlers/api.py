@@ -22,9 +22,8 @@ from cmc_webhooks.dal import EventStore
 from cmc_webhooks.dal.dynamodb import DynamoDBEventStore
 from cmc_webhooks.errors import WebhookError
 from cmc_webhooks.logic.decode import decode_webhook_body
-from cmc_webhooks.logic.identity import normalize_message_id
 from cmc_webhooks.logic.ingest import IngestOptions, build_batch
-from cmc_webhooks.logic.lookup import message_history
+from cmc_webhooks.logic.lookup import lookup_message, lookup_recipient
 from cmc_webhooks.models.api import ErrorBody
 from cmc_webhooks.settings import get_settings, parse_time_zone
 
@@ -80,9 +79,16 @@ def receive_webhook() -> dict[str, int]:
 @app.get(contract.MESSAGE_LOOKUP_PATH.replace("{message_id}", "<message_id>"))
 @tracer.capture_method
 def get_message(message_id: str) -> dict[str, Any]:
-    normalized = normalize_message_id(unquote(message_id))
-    history = message_history(normalized, event_store().message_events(normalized))
+    history = lookup_message(event_store(), unquote(message_id))
     metrics.add_metric(name="MessageLookups", unit=MetricUnit.Count, value=1)
+    return history.model_dump()
+
+
+@app.get(contract.RECIPIENT_LOOKUP_PATH.replace("{address}", "<address>"))
+@tracer.capture_method
+def get_recipient(address: str) -> dict[str, Any]:
+    history = lookup_recipient(event_store(), unquote(address), get_settings().suppression_policy())
+    metrics.add_metric(name="RecipientLookups", unit=MetricUnit.Count, value=1)
     return history.model_dump()
 
 

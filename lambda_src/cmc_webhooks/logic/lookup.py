@@ -5,11 +5,27 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from cmc_webhooks import contract
+from cmc_webhooks.dal import EventStore
 from cmc_webhooks.errors import MessageNotFound
-from cmc_webhooks.logic.identity import normalize_message_id
+from cmc_webhooks.logic.identity import normalize_address, normalize_message_id
 from cmc_webhooks.logic.status import current_statuses
-from cmc_webhooks.models.api import EventView, MessageHistory, RecipientStatus
+from cmc_webhooks.logic.suppression import SuppressionPolicy, suppression
+from cmc_webhooks.models.api import EventView, MessageHistory, RecipientHistory, RecipientStatus
 from cmc_webhooks.models.store import StoredItem
+
+CLASSIFICATION_FIELDS = ("bounce_type", "bounce_category", "smtp_code", "enhanced_status", "diagnostic")
+
+
+def lookup_message(store: EventStore, message_id: str) -> MessageHistory:
+    """With or without <>: the key is the normalized id."""
+    normalized = normalize_message_id(message_id)
+    return message_history(normalized, store.message_events(normalized))
+
+
+def lookup_recipient(store: EventStore, address: str, policy: SuppressionPolicy) -> RecipientHistory:
+    key = normalize_address(address)
+    return recipient_history(key, store.recipient_events(key, limit=contract.RECIPIENT_EVENTS_LIMIT), policy)
 
 
 def message_history(message_id: str, events: Sequence[StoredItem]) -> MessageHistory:
@@ -24,6 +40,20 @@ def message_history(message_id: str, events: Sequence[StoredItem]) -> MessageHis
         message_id=events[0]["message_id"],
         recipients=sorted(recipients, key=lambda recipient: recipient.address),
         events=[event_view(event) for event in events],
+    )
+
+
+def recipient_history(
+    address: str, events_newest_first: Sequence[StoredItem], policy: SuppressionPolicy
+) -> RecipientHistory:
+    """An address never seen is simply not suppressed: callers ask "may I mail this address?"."""
+    verdict = suppression(reversed(events_newest_first), policy)
+    return RecipientHistory(
+        address=address,
+        suppressed=verdict.suppressed,
+        suppression_reason=verdict.reason,
+        suppressed_since=verdict.since,
+        events=[event_view(event) for event in events_newest_first],
     )
 
 
@@ -43,6 +73,9 @@ def event_view(item: StoredItem) -> EventView:
         server_composition=item.get("server_composition", ""),
         bounce_code=item.get("bounce_code"),
         data_version=item.get("data_version"),
+        classification={name: item.get(name) for name in CLASSIFICATION_FIELDS}
+        if "bounce_type" in item
+        else None,
         extra_fields=json.loads(item["extra"]) if "extra" in item else None,
         raw=json.loads(item["raw"]) if "raw" in item else None,
     )

@@ -22,6 +22,7 @@ class EventView(BaseModel):
     server_composition: str
     bounce_code: str | None = None
     data_version: int | None = None
+    classification: dict[str, str | None] | None = None  # bounce_type, bounce_category, smtp_code, ...
     extra_fields: dict[str, Any] | None = None  # fields CMC sent that we do not model
     raw: dict[str, Any] | None = None  # the whole record, for event types we do not model
 
@@ -36,6 +37,14 @@ class MessageHistory(BaseModel):
     message_id: str
     recipients: list[RecipientStatus]
     events: list[EventView]  # oldest first
+
+
+class RecipientHistory(BaseModel):
+    address: str
+    suppressed: bool
+    suppression_reason: str | None  # e.g. hard_bounce:user_unknown, soft_bounces:3_in_7_days, blocked
+    suppressed_since: str | None  # occurred_at of the event that decided it
+    events: list[EventView]  # newest first
 
 
 class ErrorBody(BaseModel):

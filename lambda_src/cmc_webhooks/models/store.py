@@ -34,6 +34,12 @@ class StoredItem(TypedDict, total=False):
     source_ip: str
     message_id_raw: str  # as CMC sent it, with <>
     data_version: int  # 1 or 2, CMC's data format
+    # Bounce classification (logic/classify.py) of bounces, failed and deferred deliveries, blocks
+    bounce_type: str  # hard | soft | undetermined
+    bounce_category: str
+    smtp_code: str
+    enhanced_status: str
+    diagnostic: str
     extra: str  # JSON object of fields CMC sent that the model does not know
     raw: str  # JSON of the whole record: unrecognized event types and quarantine
     error: str  # why a record is in quarantine
