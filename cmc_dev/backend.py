@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from moto.server import ThreadedMotoServer
@@ -44,8 +44,13 @@ class LocalBackend:
         }
 
     def dynamodb(self) -> DynamoDBClient:
+        client: DynamoDBClient = self.client("dynamodb")
+        return client
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of this backend, whatever the environment says (moto takes any credentials)."""
         return boto3.client(
-            "dynamodb",
+            service,  # type: ignore[call-overload]
             endpoint_url=self.endpoint_url,
             region_name=LOCAL_REGION,
             aws_access_key_id="local",

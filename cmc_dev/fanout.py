@@ -18,9 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
-import boto3
-
-from cmc_dev.backend import LOCAL_REGION, LocalBackend
+from cmc_dev.backend import LocalBackend
 from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_webhooks import contract
 
@@ -28,8 +26,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 LOCAL_NAME = "cmc-webhooks-local"
-STREAM_BATCH_SIZE = 100
-RETRY_ATTEMPTS = 2  # like the deployed mapping's retry_attempts
+STREAM_BATCH_SIZE = contract.STREAM_BATCH_SIZE
+RETRY_ATTEMPTS = contract.STREAM_RETRY_ATTEMPTS  # the deployed mapping's retry_attempts
 Handler = Callable[[dict[str, Any], Any], Any]
 
 
@@ -44,16 +42,6 @@ def matches(pattern: Any, value: Any) -> bool:
     return bool(pattern == value)
 
 
-def _client(backend: LocalBackend, service: str) -> Any:
-    return boto3.client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=backend.endpoint_url,
-        region_name=LOCAL_REGION,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-
-
 @dataclass(frozen=True)
 class LocalFanout:
     bus_name: str
@@ -63,7 +51,7 @@ class LocalFanout:
 
 def create_fanout(backend: LocalBackend, *, source: str, name: str = LOCAL_NAME) -> LocalFanout:
     """The bus, a subscriber queue with a rule for everything from `source`, and the on-failure queue."""
-    events, sqs = _client(backend, "events"), _client(backend, "sqs")
+    events, sqs = backend.client("events"), backend.client("sqs")
     bus_name = f"{name}-bus"
     events.create_event_bus(Name=bus_name)
     subscriber = sqs.create_queue(QueueName=f"{name}-subscriber")["QueueUrl"]
@@ -93,8 +81,8 @@ class StreamPoller(threading.Thread):
         super().__init__(name="stream-poller", daemon=True)
         self.handler, self.patterns, self.interval = handler, patterns, interval
         self.on_failure_queue_url = on_failure_queue_url
-        self.streams = _client(backend, "dynamodbstreams")
-        self.sqs: SQSClient = _client(backend, "sqs")
+        self.streams = backend.client("dynamodbstreams")
+        self.sqs: SQSClient = backend.client("sqs")
         table = backend.dynamodb().describe_table(TableName=backend.table_name)["Table"]
         self.stream_arn = table["LatestStreamArn"]
         self.stopped = threading.Event()
@@ -162,7 +150,7 @@ class Subscriber(threading.Thread):
 
     def __init__(self, backend: LocalBackend, queue_url: str, out: TextIO = sys.stdout) -> None:
         super().__init__(name="subscriber", daemon=True)
-        self.sqs: SQSClient = _client(backend, "sqs")
+        self.sqs: SQSClient = backend.client("sqs")
         self.queue_url, self.out = queue_url, out
         self.stopped = threading.Event()
 

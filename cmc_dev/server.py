@@ -21,6 +21,8 @@ from cmc_dev.fanout import running_fanout
 from cmc_dev.gateway import response_parts, rest_proxy_event
 from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_webhooks import contract
+from cmc_webhooks.logic.auth import CredentialSet
+from cmc_webhooks.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "fixtures" / "cmc"
@@ -79,9 +81,34 @@ def make_http_server(host: str, port: int, handler: Handler) -> ThreadingHTTPSer
     return server
 
 
-def try_it(base_url: str, backend: LocalBackend) -> str:
+def auth_banner(credentials: CredentialSet) -> str:
+    if credentials.open:
+        return (
+            f"Webhook authentication is OFF: neither {contract.ENV_LOCAL_BASIC_AUTH} nor "
+            f"{contract.ENV_LOCAL_API_KEY} is set, so anyone on this machine can post."
+        )
+    kinds = [f"Basic ({contract.ENV_LOCAL_BASIC_AUTH})"] if credentials.basic_configured else []
+    kinds += [f"api_key ({contract.ENV_LOCAL_API_KEY})"] if credentials.api_key_configured else []
+    return (
+        f"Webhook authentication is ON: {', '.join(kinds)}. The commands below read the credentials "
+        "from those variables: export them in the shell you paste into."
+    )
+
+
+def try_it(base_url: str, backend: LocalBackend, credentials: CredentialSet) -> str:
     """The curl commands printed at start: the seed's payloads as JSON and as a form."""
+    # Credentials are referenced as variables, never printed.
+    auth = f' -u "${contract.ENV_LOCAL_BASIC_AUTH}"' if credentials.basic_configured else ""
+    key = (
+        f' --data-urlencode "api_key=${contract.ENV_LOCAL_API_KEY}"' if credentials.api_key_configured else ""
+    )
     webhook = f"{base_url}{contract.WEBHOOK_PATH}"
+
+    def post_file(path: Path) -> str:
+        if key:  # the api_key travels in the body: send the document as the form's `event` field
+            return f"{key} --data-urlencode event@{path.relative_to(ROOT)}"
+        return f" -H 'Content-Type: application/json' --data-binary @{path.relative_to(ROOT)}"
+
     queued = SAMPLES / "seed_deliveries_queued.json"
     bounce = SAMPLES / "seed_bounces_user_unknown.json"
     succeeded = json.loads((SAMPLES / "seed_deliveries_succeeded.json").read_text(encoding="utf-8"))
@@ -97,16 +124,14 @@ def try_it(base_url: str, backend: LocalBackend) -> str:
             "Try it (from the repository root):",
             "",
             "  # 1. the seed's 'queued' webhook, as JSON",
-            f"  curl -sS -X POST {webhook} -H 'Content-Type: application/json' "
-            f"--data-binary @{queued.relative_to(ROOT)}",
+            f"  curl -sS -X POST {webhook}{auth}{post_file(queued)}",
             "",
             "  # 2. its 'succeeded' webhook, form-encoded as CMC sends it by default",
-            f"  curl -sS -X POST {webhook} --data-urlencode event_type=deliveries "
+            f"  curl -sS -X POST {webhook}{auth}{key} --data-urlencode event_type=deliveries "
             f"--data-urlencode server_composition=pro --data-urlencode {shlex.quote('event=' + form_event)}",
             "",
             "  # 3. a bounce: stored, and published to the subscriber (watch for `subscriber-event`)",
-            f"  curl -sS -X POST {webhook} -H 'Content-Type: application/json' "
-            f"--data-binary @{bounce.relative_to(ROOT)}",
+            f"  curl -sS -X POST {webhook}{auth}{post_file(bounce)}",
             "",
             "  # 4. the first message's history and current status",
             f"  curl -sS {lookup}",
@@ -139,7 +164,9 @@ def main() -> None:
             f"  Bounces and failures are published to the event bus {fanout.bus_name}; each event that\n"
             "  reaches the local subscriber queue is printed as a line `subscriber-event {...}`.\n"
         )
-        print(try_it(base_url, backend), flush=True)
+        credentials = get_settings().local_credentials()
+        print(auth_banner(credentials) + "\n")
+        print(try_it(base_url, backend, credentials), flush=True)
         try:
             server.serve_forever()
         except KeyboardInterrupt:

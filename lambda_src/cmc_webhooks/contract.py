@@ -40,6 +40,15 @@ ENV_TIME_ZONE: Final = "CMC_TIME_ZONE"
 ENV_RETENTION_DAYS: Final = "CMC_RETENTION_DAYS"
 ENV_MAX_RECORDS: Final = "CMC_MAX_RECORDS_PER_REQUEST"
 
+# Webhook authentication (docs/security.md): the deployed function reads the secret's JSON;
+# `make local` reads the two variables below. With none set, the endpoint is open.
+ENV_AUTH_SECRET_NAME: Final = "CMC_AUTH_SECRET_NAME"  # noqa: S105 - a variable name, not a secret
+ENV_LOCAL_BASIC_AUTH: Final = "CMC_WEBHOOK_BASIC_AUTH"  # user:password
+ENV_LOCAL_API_KEY: Final = "CMC_WEBHOOK_API_KEY"
+# Bodies above this get 413. Lambda takes at most 6 MB per synchronous request, envelope included.
+ENV_MAX_BODY_BYTES: Final = "CMC_MAX_BODY_BYTES"
+DEFAULT_MAX_BODY_BYTES: Final = 5 * 1024 * 1024
+
 # Suppression rules of the recipient view (docs/bounces.md).
 ENV_SOFT_BOUNCE_THRESHOLD: Final = "CMC_SOFT_BOUNCE_THRESHOLD"
 ENV_SOFT_BOUNCE_WINDOW_DAYS: Final = "CMC_SOFT_BOUNCE_WINDOW_DAYS"
@@ -69,6 +78,11 @@ DEFAULT_EVENT_SOURCE: Final = "customers-mail-cloud"
 DETAIL_SCHEMA_VERSION: Final = "1.0"
 # PutEvents takes at most 10 entries per call.
 PUT_EVENTS_LIMIT: Final = 10
+# The stream -> publisher mapping (deployed by the stack, emulated by `make local`'s poller): records
+# per invocation, and how often a batch whose records keep failing is retried before their stream
+# location goes to the on-failure queue.
+STREAM_BATCH_SIZE: Final = 100
+STREAM_RETRY_ATTEMPTS: Final = 5
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,24 @@ class WebhookError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        self.headers: dict[str, str] = {}
+
+
+class Unauthorized(WebhookError):
+    status = 401
+    code = "unauthorized"
+
+    def __init__(self, message: str, *, basic_realm: bool) -> None:
+        super().__init__(message)
+        # Ask for Basic credentials only when Basic is a configured kind.
+        self.headers = (
+            {"WWW-Authenticate": 'Basic realm="cmc-webhooks", charset="UTF-8"'} if basic_realm else {}
+        )
+
+
+class PayloadTooLarge(WebhookError):
+    status = 413
+    code = "payload_too_large"
 
 
 class InvalidEnvelope(WebhookError):
@@ -39,3 +57,10 @@ class StorageUnavailable(WebhookError):
 
     status = 503
     code = "storage_unavailable"
+
+
+class CredentialsUnavailable(WebhookError):
+    """The accepted credentials could not be read: nothing can be checked, so nothing is stored."""
+
+    status = 503
+    code = "credentials_unavailable"

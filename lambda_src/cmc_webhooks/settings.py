@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cmc_webhooks import contract
+from cmc_webhooks.logic.auth import CredentialSet
 from cmc_webhooks.logic.suppression import SuppressionPolicy
 
 
@@ -35,6 +36,10 @@ class Settings(BaseModel):
     time_zone: str = contract.DEFAULT_TIME_ZONE
     retention_days: int = Field(contract.DEFAULT_RETENTION_DAYS, ge=1, le=36500)
     max_records: int = Field(contract.DEFAULT_MAX_RECORDS, ge=1)
+    max_body_bytes: int = Field(contract.DEFAULT_MAX_BODY_BYTES, ge=1)
+    auth_secret_name: str | None = None
+    local_basic_auth: str | None = Field(None, pattern=r"^[^:]+:.+$")  # user:password
+    local_api_key: str | None = None
     soft_bounce_threshold: int = Field(contract.DEFAULT_SOFT_BOUNCE_THRESHOLD, ge=1)
     soft_bounce_window_days: int = Field(contract.DEFAULT_SOFT_BOUNCE_WINDOW_DAYS, ge=1)
 
@@ -43,6 +48,11 @@ class Settings(BaseModel):
     def _known_zone(cls, value: str) -> str:
         parse_time_zone(value)
         return value
+
+    def local_credentials(self) -> CredentialSet:
+        """Credentials from the environment (`make local`); empty means open."""
+        username, _, password = (self.local_basic_auth or "").partition(":")
+        return CredentialSet(username=username or None, password=password or None, api_key=self.local_api_key)
 
     def suppression_policy(self) -> SuppressionPolicy:
         return SuppressionPolicy(
@@ -57,6 +67,10 @@ class Settings(BaseModel):
             "time_zone": env.get(contract.ENV_TIME_ZONE) or contract.DEFAULT_TIME_ZONE,
             "retention_days": env.get(contract.ENV_RETENTION_DAYS) or contract.DEFAULT_RETENTION_DAYS,
             "max_records": env.get(contract.ENV_MAX_RECORDS) or contract.DEFAULT_MAX_RECORDS,
+            "max_body_bytes": env.get(contract.ENV_MAX_BODY_BYTES) or contract.DEFAULT_MAX_BODY_BYTES,
+            "auth_secret_name": env.get(contract.ENV_AUTH_SECRET_NAME) or None,
+            "local_basic_auth": env.get(contract.ENV_LOCAL_BASIC_AUTH) or None,
+            "local_api_key": env.get(contract.ENV_LOCAL_API_KEY) or None,
             "soft_bounce_threshold": env.get(contract.ENV_SOFT_BOUNCE_THRESHOLD)
             or contract.DEFAULT_SOFT_BOUNCE_THRESHOLD,
             "soft_bounce_window_days": env.get(contract.ENV_SOFT_BOUNCE_WINDOW_DAYS)

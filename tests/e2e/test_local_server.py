@@ -90,8 +90,7 @@ class LocalServer:
         ]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalServer]:
+def launch(extra_env: dict[str, str]) -> LocalServer:
     port = free_port()
     env = {**os.environ, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
     for name in [name for name in env if name.startswith(("AWS_", "CMC_"))]:
@@ -99,7 +98,7 @@ def server() -> Iterator[LocalServer]:
     process = subprocess.Popen(
         [sys.executable, "-m", "cmc_dev.server"],
         cwd=ROOT,
-        env=env,
+        env={**env, **extra_env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -107,14 +106,22 @@ def server() -> Iterator[LocalServer]:
     assert process.stdout is not None
     output = OutputReader(process.stdout)
     output.start()
-    started = output.wait_for(
-        lambda lines: any("cmc_dev.cli message" in line for line in lines), STARTUP_SECONDS
-    )
+    started = output.wait_for(lambda lines: any("cmc_dev.cli message" in x for x in lines), STARTUP_SECONDS)
     assert started, output.text()
-    yield LocalServer(f"http://127.0.0.1:{port}", output.text(), process, output)
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=20)
+    return LocalServer(f"http://127.0.0.1:{port}", output.text(), process, output)
+
+
+def stop(server: LocalServer) -> None:
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGINT)
+        server.process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalServer]:
+    started = launch({})
+    yield started
+    stop(started)
 
 
 def printed_commands(banner: str) -> list[str]:
@@ -124,6 +131,7 @@ def printed_commands(banner: str) -> list[str]:
 
 
 def test_the_printed_curl_commands_work_as_pasted(server: LocalServer) -> None:
+    assert "authentication is OFF" in server.banner
     commands = printed_commands(server.banner)
     assert len(commands) == 5, server.banner
     post_json, post_form, post_bounce, lookup, cli = commands
@@ -219,3 +227,37 @@ def test_ctrl_c_stops_the_server_cleanly(server: LocalServer) -> None:
         line for line in rest.splitlines(keepends=True) if not line.startswith("subscriber-event ")
     )
     assert not re.search(r"user@example\.jp|メールマガジン|9e7e564c|031a32d4", logged), logged
+
+
+SECRETS = {"CMC_WEBHOOK_BASIC_AUTH": "cmc:local-pass", "CMC_WEBHOOK_API_KEY": "local-key"}
+
+
+@pytest.mark.parametrize("secrets", [SECRETS, {"CMC_WEBHOOK_API_KEY": "local-key"}], ids=["basic+key", "key"])
+def test_with_credentials_set_strangers_get_401_and_the_printed_commands_still_work(
+    secrets: dict[str, str],
+) -> None:
+    secured = launch(secrets)
+    try:
+        assert "authentication is ON" in secured.banner
+        assert not any(value in secured.banner for value in secrets.values())  # referenced, never printed
+        status, body = secured.request(
+            "POST", "/webhooks/events", fixture_text("seed_deliveries_queued").encode(), "application/json"
+        )
+        assert (status, body["error"]) == (401, "unauthorized")
+
+        post_json, post_form, post_bounce, _, _ = printed_commands(secured.banner)
+        for command in (post_json, post_form, post_bounce):
+            result = subprocess.run(
+                ["bash", "-c", command],
+                cwd=ROOT,
+                env={**os.environ, **secrets},
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            )
+            assert json.loads(result.stdout)["written"] == 1, result.stdout
+    finally:
+        stop(secured)
+    logged = secured.output.text()[len(secured.banner) :]
+    assert not any(value in logged for value in secrets.values())

@@ -54,6 +54,17 @@ class Api:
         as_base64: bool = False,
     ) -> Reply:
         headers = [("Content-Type", content_type)] if content_type else []
+        return self.call_with_headers(method, path, body, headers, as_base64=as_base64)
+
+    def call_with_headers(
+        self,
+        method: str,
+        path: str,
+        body: str | bytes,
+        headers: list[tuple[str, str]],
+        *,
+        as_base64: bool = False,
+    ) -> Reply:
         data = body.encode("utf-8") if isinstance(body, str) else body
         event = rest_proxy_event(
             method=method, target=path, headers=headers, body=data, source_ip="127.0.0.1"
@@ -62,7 +73,9 @@ class Api:
             event["body"], event["isBase64Encoded"] = base64.b64encode(data).decode("ascii"), True
         result = api.lambda_handler(event, LocalLambdaContext())
         text = result.get("body") or ""
-        return Reply(result["statusCode"], result.get("headers") or {}, json.loads(text) if text else None)
+        reply_headers = dict(result.get("headers") or {})
+        reply_headers.update({k: v[-1] for k, v in (result.get("multiValueHeaders") or {}).items()})
+        return Reply(result["statusCode"], reply_headers, json.loads(text) if text else None)
 
     def post_json(self, document: dict[str, Any]) -> Reply:
         return self.call(
@@ -84,9 +97,17 @@ def api_client(backend: LocalBackend, monkeypatch: pytest.MonkeyPatch) -> Iterat
     table_name = f"events-{uuid.uuid4().hex[:12]}"
     create_event_table(backend.dynamodb(), table_name)
     monkeypatch.setenv(contract.ENV_TABLE_NAME, table_name)
-    caches = (get_settings, api.event_store, api.ingest_options)  # before a test patches one
-    for cached in caches:
-        cached.cache_clear()
+    caches = (
+        get_settings,
+        api.event_store,
+        api.ingest_options,
+        api.credential_source,
+    )  # before a test patches one
+    clear(caches)
     yield Api(table_name=table_name, backend=backend)
+    clear(caches)
+
+
+def clear(caches: tuple[Any, ...]) -> None:
     for cached in caches:
-        cached.cache_clear()
+        getattr(cached, "cache_clear", cached)()

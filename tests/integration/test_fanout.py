@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cmc_dev.fanout import LocalFanout, StreamPoller, _client, create_fanout
+from cmc_dev.fanout import LocalFanout, StreamPoller, create_fanout
 from cmc_webhooks import contract
 from cmc_webhooks.dal.eventbridge import EventBridgePublisher
 from cmc_webhooks.handlers import publisher
@@ -57,7 +57,7 @@ def fan(api_client: Api, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fanout]:
         patterns=contract.stream_filter_patterns(contract.DEFAULT_PUBLISHED_KINDS),
         on_failure_queue_url=fanout.on_failure_queue_url,
     )
-    yield Fanout(api_client, fanout, poller, _client(backend, "sqs"))
+    yield Fanout(api_client, fanout, poller, backend.client("sqs"))
     for cached in caches:
         cached.cache_clear()
 
@@ -111,7 +111,7 @@ def bounces(count: int) -> dict[str, Any]:
 def test_partial_put_events_failures_are_retried_and_nothing_is_lost(
     fan: Fanout, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    flaky = FlakyEvents(_client(fan.api.backend, "events"), {"b-3@example.com": 2, "b-17@example.com": 1})
+    flaky = FlakyEvents(fan.api.backend.client("events"), {"b-3@example.com": 2, "b-17@example.com": 1})
     monkeypatch.setattr(
         publisher, "publisher", lambda: EventBridgePublisher(client=flaky, sleep=lambda _: None)
     )
@@ -127,7 +127,7 @@ def test_partial_put_events_failures_are_retried_and_nothing_is_lost(
 def test_a_record_that_keeps_failing_goes_to_the_on_failure_queue_alone(
     fan: Fanout, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    flaky = FlakyEvents(_client(fan.api.backend, "events"), {"b-5@example.com": 10_000})
+    flaky = FlakyEvents(fan.api.backend.client("events"), {"b-5@example.com": 10_000})
     monkeypatch.setattr(
         publisher, "publisher", lambda: EventBridgePublisher(client=flaky, sleep=lambda _: None)
     )

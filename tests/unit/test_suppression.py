@@ -25,19 +25,25 @@ def event(day: int, kind: str, message: str = "m1", **extra: Any) -> StoredItem:
         "recipient": "user@example.jp",
         "recipient_key": "user@example.jp",
     }
-    if kind in ("hard", "soft"):
-        item.update(bounce_type=kind, bounce_category="user_unknown" if kind == "hard" else "mailbox_full")
-    elif kind == "success":
-        item.update(event_type="deliveries", status="succeeded")
-    elif kind == "deferred":
-        item.update(
-            event_type="deliveries", status="deferred", bounce_type="soft", bounce_category="rate_limited"
-        )
-    elif kind == "blocked":
-        item.update(event_type="blocks", status="10", bounce_type="hard", bounce_category="suppressed")
-    elif kind == "unsubscribed":
-        item.update(bounce_type="hard", bounce_category="unsubscribed")
-    item.update(extra)  # type: ignore[typeddict-item]
+    fields: dict[str, Any] = {
+        "hard": {"bounce_type": "hard", "bounce_category": "user_unknown"},
+        "soft": {"bounce_type": "soft", "bounce_category": "mailbox_full"},
+        "success": {"event_type": "deliveries", "status": "succeeded"},
+        "deferred": {
+            "event_type": "deliveries",
+            "status": "deferred",
+            "bounce_type": "soft",
+            "bounce_category": "rate_limited",
+        },
+        "blocked": {
+            "event_type": "blocks",
+            "status": "10",
+            "bounce_type": "hard",
+            "bounce_category": "suppressed",
+        },
+        "unsubscribed": {"bounce_type": "hard", "bounce_category": "unsubscribed"},
+    }[kind]
+    item.update({**fields, **extra})  # type: ignore[typeddict-item]
     return item
 
 

@@ -19,8 +19,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cmc_webhooks import contract
 from cmc_webhooks.dal import EventStore
+from cmc_webhooks.dal.credentials import CredentialSource, SecretsManagerCredentials, StaticCredentials
 from cmc_webhooks.dal.dynamodb import DynamoDBEventStore
-from cmc_webhooks.errors import WebhookError
+from cmc_webhooks.errors import PayloadTooLarge, Unauthorized, WebhookError
+from cmc_webhooks.logic.auth import authenticate
 from cmc_webhooks.logic.decode import decode_webhook_body
 from cmc_webhooks.logic.ingest import IngestOptions, build_batch
 from cmc_webhooks.logic.lookup import lookup_message, lookup_recipient
@@ -42,6 +44,14 @@ def event_store() -> EventStore:
 
 
 @cache
+def credential_source() -> CredentialSource:
+    settings = get_settings()
+    if settings.auth_secret_name:
+        return SecretsManagerCredentials(settings.auth_secret_name)
+    return StaticCredentials(settings.local_credentials())
+
+
+@cache
 def ingest_options() -> IngestOptions:
     settings = get_settings()
     return IngestOptions(
@@ -55,8 +65,23 @@ def ingest_options() -> IngestOptions:
 @tracer.capture_method
 def receive_webhook() -> dict[str, int]:
     event = app.current_event
-    document = decode_webhook_body(
-        event.body, is_base64=bool(event.is_base64_encoded), content_type=event.headers.get("content-type")
+    if len(event.body or "") > get_settings().max_body_bytes:
+        raise PayloadTooLarge(f"the body is larger than {get_settings().max_body_bytes} bytes")
+    credentials = credential_source().credentials()
+    authorization = event.headers.get("authorization")
+    try:
+        document = decode_webhook_body(
+            event.body,
+            is_base64=bool(event.is_base64_encoded),
+            content_type=event.headers.get("content-type"),
+        )
+    except WebhookError:
+        # Only an authenticated sender learns what is wrong with its body.
+        authenticate(credentials, authorization=authorization, api_key=None)
+        raise
+    api_key = document.get("api_key")
+    authenticate(
+        credentials, authorization=authorization, api_key=api_key if isinstance(api_key, str) else None
     )
     batch = build_batch(document, options=ingest_options(), received_at=datetime.now(UTC))
     event_store().write(batch.items)  # raises StorageUnavailable: never 200 with data missing
@@ -97,6 +122,9 @@ def handle_webhook_error(error: WebhookError) -> Response[str]:
     if error.status >= 500:
         logger.exception("request failed", extra={"error_code": error.code})
         metrics.add_metric(name="StorageFailures", unit=MetricUnit.Count, value=1)
+    elif isinstance(error, Unauthorized):
+        logger.warning("authentication failed", extra={"error_code": error.code})
+        metrics.add_metric(name="AuthFailures", unit=MetricUnit.Count, value=1)
     else:
         logger.info("request refused", extra={"error_code": error.code, "status": error.status})
         metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
@@ -104,6 +132,7 @@ def handle_webhook_error(error: WebhookError) -> Response[str]:
         status_code=error.status,
         content_type=content_types.APPLICATION_JSON,
         body=ErrorBody(error=error.code, message=error.message).model_dump_json(),
+        headers=error.headers,
     )
 
 

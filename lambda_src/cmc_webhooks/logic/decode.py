@@ -91,9 +91,9 @@ def _form_document(raw: bytes, charset: str) -> dict[str, Any]:
     if "event" not in fields:
         raise InvalidEnvelope("the form has no `event` field")
     event = _load_json(fields["event"], "the form field `event`")
-    # Some senders put the whole document into `event`; unwrap it instead of nesting it.
-    if isinstance(event, dict) and isinstance(event.get("event"), dict) and "event_type" in event:
-        return event
     document: dict[str, Any] = {name: fields[name] for name in FORM_TEXT_FIELDS if name in fields}
+    # Some senders put the whole document into `event`: unwrap it (its own fields win).
+    if isinstance(event, dict) and isinstance(event.get("event"), dict) and "event_type" in event:
+        return {**document, **event}
     document["event"] = event
     return document

@@ -1,0 +1,42 @@
+"""Where the accepted webhook credentials come from: Secrets Manager (deployed) or the environment (local)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from aws_lambda_powertools.utilities import parameters
+
+from cmc_webhooks.errors import CredentialsUnavailable
+from cmc_webhooks.logic.auth import CredentialSet
+
+# A rotated secret reaches every warm function within this many seconds.
+SECRET_MAX_AGE_SECONDS = 300
+
+
+class CredentialSource(Protocol):
+    def credentials(self) -> CredentialSet: ...
+
+
+class StaticCredentials:
+    def __init__(self, credentials: CredentialSet) -> None:
+        self._credentials = credentials
+
+    def credentials(self) -> CredentialSet:
+        return self._credentials
+
+
+class SecretsManagerCredentials:
+    """The secret's JSON, read with Powertools Parameters and cached for SECRET_MAX_AGE_SECONDS."""
+
+    def __init__(self, secret_name: str) -> None:
+        self.secret_name = secret_name
+
+    def credentials(self) -> CredentialSet:
+        try:
+            value = parameters.get_secret(self.secret_name, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
+        except (
+            parameters.exceptions.GetParameterError,
+            parameters.exceptions.TransformParameterError,
+        ) as exc:
+            raise CredentialsUnavailable("the webhook credentials could not be read; try again") from exc
+        return CredentialSet.model_validate(value)
