@@ -16,6 +16,8 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Node
 
+from cmc_webhooks import contract
+
 STAGE_CONTEXT_KEY = "stage"
 STAGES_CONTEXT_KEY = "stages"
 DEFAULT_STAGE = "dev"
@@ -24,10 +26,250 @@ _STAGE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 # What the function accepts besides IANA names (cmc_webhooks.settings.parse_time_zone).
 _UTC_OFFSET = re.compile(r"^(UTC|Z|[+-]\d{2}:\d{2})$")
 _LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR"})
+# An EventBridge `source`: "aws." is reserved for AWS services.
+_EVENT_SOURCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,255}$")
+# Becomes a construct id and part of an output name.
+_SUBSCRIBER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+_FUNCTION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$"
+)
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+# Secrets Manager secret names (not ARNs, not values): letters, digits and /_+=.@-
+_SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,512}$")
+_HTTP_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# CMC's bounce codes (../shared/cmc-reference.md), as they appear in the event's `bounce_code`.
+BOUNCE_CODES = frozenset({*(str(code) for code in range(1, 12)), "99"})
+SUBSCRIBER_KINDS = ("queue", "function", "topic", "http")
+# EventBridge's bounds for a target's retry policy.
+MAX_RETRY_ATTEMPTS = 185
+MAX_EVENT_AGE_HOURS = 24
+DEFAULT_RETRY_ATTEMPTS = 10
+DEFAULT_MAX_EVENT_AGE_HOURS = 24
 
 
 class SettingsError(ValueError):
     """The CDK context does not describe a valid stage."""
+
+
+def _keys(where: str, raw: Any, *, required: set[str], optional: set[str]) -> Mapping[str, Any]:
+    """`raw` as a JSON object holding every required key and no unknown one."""
+    if not isinstance(raw, Mapping):
+        raise SettingsError(f"{where} must be an object, got {raw!r}")
+    if unknown := sorted(set(raw) - required - optional):
+        raise SettingsError(f"{where}: unknown settings {unknown}")
+    if missing := sorted(required - set(raw)):
+        raise SettingsError(f"{where}: missing settings {missing}")
+    return raw
+
+
+def _typed(where: str, value: Any, expected: type) -> Any:
+    if isinstance(value, bool) != (expected is bool) or not isinstance(value, expected):
+        raise SettingsError(f"{where} must be {expected.__name__}, got {value!r}")
+    return value
+
+
+def _strings(where: str, value: Any) -> tuple[str, ...]:
+    """A non-empty JSON list of distinct, non-empty strings."""
+    if not isinstance(value, list | tuple) or not value:
+        raise SettingsError(f"{where} must be a non-empty list, got {value!r}")
+    for item in value:
+        if not isinstance(item, str) or not item:
+            raise SettingsError(f"{where} must hold non-empty strings, got {item!r}")
+    if len(set(value)) != len(value):
+        raise SettingsError(f"{where} must not repeat a value: {list(value)}")
+    return tuple(value)
+
+
+def _in_range(where: str, value: Any, low: int, high: int) -> int:
+    number: int = _typed(where, value, int)
+    if not low <= number <= high:
+        raise SettingsError(f"{where} must be from {low} to {high}, got {number}")
+    return number
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubscriberRule:
+    """What a subscriber's rule matches, on top of the bus and the stage's `event_source`. Every field
+    narrows the match; an empty rule takes every published event."""
+
+    detail_types: tuple[str, ...] = ()
+    bounce_codes: tuple[str, ...] = ()
+    server_compositions: tuple[str, ...] = ()
+    api_data_prefix: str | None = None
+
+    @classmethod
+    def from_mapping(cls, where: str, raw: Any) -> SubscriberRule:
+        raw = _keys(where, raw, required=set(), optional={field.name for field in fields(cls)})
+        known_types = {kind.detail_type for kind in contract.PUBLISHABLE_KINDS.values()}
+        detail_types = _strings(f"{where}.detail_types", raw["detail_types"]) if "detail_types" in raw else ()
+        if unknown := sorted(set(detail_types) - known_types):
+            raise SettingsError(f"{where}.detail_types: unknown {unknown}; known: {sorted(known_types)}")
+        bounce_codes = _strings(f"{where}.bounce_codes", raw["bounce_codes"]) if "bounce_codes" in raw else ()
+        if unknown := sorted(set(bounce_codes) - BOUNCE_CODES):
+            raise SettingsError(f"{where}.bounce_codes: {unknown} are not CMC bounce codes (1-11, 99)")
+        bounced = contract.PUBLISHABLE_KINDS["bounced"].detail_type
+        if bounce_codes and detail_types and bounced not in detail_types:
+            raise SettingsError(
+                f"{where}: bounce_codes match only {bounced!r} events, which detail_types leaves out"
+            )
+        prefix = raw.get("api_data_prefix")
+        if prefix is not None and not _typed(f"{where}.api_data_prefix", prefix, str):
+            raise SettingsError(f"{where}.api_data_prefix must not be empty")
+        return cls(
+            detail_types=detail_types,
+            bounce_codes=bounce_codes,
+            server_compositions=(
+                _strings(f"{where}.server_compositions", raw["server_compositions"])
+                if "server_compositions" in raw
+                else ()
+            ),
+            api_data_prefix=prefix,
+        )
+
+    def event_pattern(self, source: str) -> dict[str, Any]:
+        """The rule's EventBridge pattern as JSON (the subscriber construct builds the same)."""
+        pattern: dict[str, Any] = {"source": [source]}
+        if self.detail_types:
+            pattern["detail-type"] = list(self.detail_types)
+        detail: dict[str, Any] = {}
+        if self.bounce_codes:
+            detail["bounce_code"] = list(self.bounce_codes)
+        if self.server_compositions:
+            detail["server_composition"] = list(self.server_compositions)
+        if self.api_data_prefix is not None:
+            detail["api_data"] = [{"prefix": self.api_data_prefix}]
+        if detail:
+            pattern["detail"] = detail
+        return pattern
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpAuth:
+    """How an HTTP subscriber's API destination authenticates. The credential itself stays in Secrets
+    Manager: cdk.json names the secret, CloudFormation resolves it at deploy time."""
+
+    type: str  # "api_key" (a header) or "basic"
+    secret_name: str
+    # The key inside a JSON secret; None: the whole SecretString is the credential.
+    secret_field: str | None = None
+    header: str | None = None  # api_key
+    username: str | None = None  # basic
+
+    @classmethod
+    def from_mapping(cls, where: str, raw: Any) -> HttpAuth:
+        if not isinstance(raw, Mapping):
+            raise SettingsError(f"{where} must be an object, got {raw!r}")
+        auth_type = raw.get("type")
+        own = {"api_key": {"header"}, "basic": {"username"}}
+        if auth_type not in own:
+            raise SettingsError(f"{where}.type must be one of {sorted(own)}, got {auth_type!r}")
+        raw = _keys(where, raw, required={"type", "secret_name", *own[auth_type]}, optional={"secret_field"})
+        secret_name = _typed(f"{where}.secret_name", raw["secret_name"], str)
+        if not _SECRET_NAME.match(secret_name) or secret_name.startswith("arn:"):
+            raise SettingsError(
+                f"{where}.secret_name must name a Secrets Manager secret, got {secret_name!r}"
+            )
+        secret_field = raw.get("secret_field")
+        if secret_field is not None and not _typed(f"{where}.secret_field", secret_field, str):
+            raise SettingsError(f"{where}.secret_field must not be empty")
+        header = raw.get("header")
+        if header is not None and not _HEADER_NAME.match(_typed(f"{where}.header", header, str)):
+            raise SettingsError(f"{where}.header must be an HTTP header name, got {header!r}")
+        username = raw.get("username")
+        if username is not None and not _typed(f"{where}.username", username, str):
+            raise SettingsError(f"{where}.username must not be empty")
+        return cls(
+            type=auth_type,
+            secret_name=secret_name,
+            secret_field=secret_field,
+            header=header,
+            username=username,
+        )
+
+
+def _target_fields(where: str, kind: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The kind-specific fields of a subscriber, checked."""
+    if kind == "function":
+        arn = _typed(f"{where}.function_arn", raw["function_arn"], str)
+        if not _FUNCTION_ARN.match(arn):
+            raise SettingsError(f"{where}.function_arn must be a Lambda function ARN, got {arn!r}")
+        return {"function_arn": arn}
+    if kind == "topic":
+        arn = _typed(f"{where}.topic_arn", raw["topic_arn"], str)
+        if not _TOPIC_ARN.match(arn):
+            raise SettingsError(f"{where}.topic_arn must be an SNS topic ARN, got {arn!r}")
+        return {"topic_arn": arn}
+    if kind != "http":
+        return {}
+    endpoint = _typed(f"{where}.endpoint", raw["endpoint"], str)
+    if not re.match(r"^https://[^\s/?#]+\S*$", endpoint):
+        raise SettingsError(f"{where}.endpoint must be an https:// URL, got {endpoint!r}")
+    method = raw.get("http_method", "POST")
+    if method not in _HTTP_METHODS:
+        raise SettingsError(f"{where}.http_method must be one of {sorted(_HTTP_METHODS)}, got {method!r}")
+    values = {
+        "endpoint": endpoint,
+        "http_method": method,
+        "auth": HttpAuth.from_mapping(f"{where}.auth", raw["auth"]),
+    }
+    if "rate_limit_per_second" in raw:
+        values["rate_limit_per_second"] = _in_range(
+            f"{where}.rate_limit_per_second", raw["rate_limit_per_second"], 1, 300
+        )
+    return values
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubscriberSettings:
+    """One subscriber: a rule on the bus with one target, its retry policy, and its dead-letter queue."""
+
+    name: str
+    kind: str  # one of SUBSCRIBER_KINDS
+    rule: SubscriberRule = SubscriberRule()
+    retry_attempts: int = DEFAULT_RETRY_ATTEMPTS
+    max_event_age_hours: int = DEFAULT_MAX_EVENT_AGE_HOURS
+    function_arn: str | None = None  # function
+    topic_arn: str | None = None  # topic
+    endpoint: str | None = None  # http: an https:// URL
+    http_method: str = "POST"  # http
+    rate_limit_per_second: int | None = None  # http; None: EventBridge's default
+    auth: HttpAuth | None = None  # http
+
+    @classmethod
+    def from_mapping(cls, where: str, raw: Any) -> SubscriberSettings:
+        common = {"name", "kind"}
+        shared = {"rule", "retry_attempts", "max_event_age_hours"}
+        own: dict[str, tuple[set[str], set[str]]] = {  # kind -> (required, optional)
+            "queue": (set(), set()),
+            "function": ({"function_arn"}, set()),
+            "topic": ({"topic_arn"}, set()),
+            "http": ({"endpoint", "auth"}, {"http_method", "rate_limit_per_second"}),
+        }
+        if not isinstance(raw, Mapping):
+            raise SettingsError(f"{where} must be an object, got {raw!r}")
+        name = _typed(f"{where}.name", raw.get("name"), str)
+        if not _SUBSCRIBER_NAME.match(name):
+            raise SettingsError(f"{where}.name must match {_SUBSCRIBER_NAME.pattern}, got {name!r}")
+        where = f"subscriber {name!r}"
+        kind = raw.get("kind")
+        if kind not in own:
+            raise SettingsError(f"{where}: kind must be one of {list(SUBSCRIBER_KINDS)}, got {kind!r}")
+        required, optional = own[kind]
+        raw = _keys(where, raw, required=common | required, optional=shared | optional)
+        values: dict[str, Any] = {"name": name, "kind": kind}
+        if "rule" in raw:
+            values["rule"] = SubscriberRule.from_mapping(f"{where}.rule", raw["rule"])
+        if "retry_attempts" in raw:
+            values["retry_attempts"] = _in_range(
+                f"{where}.retry_attempts", raw["retry_attempts"], 0, MAX_RETRY_ATTEMPTS
+            )
+        if "max_event_age_hours" in raw:
+            values["max_event_age_hours"] = _in_range(
+                f"{where}.max_event_age_hours", raw["max_event_age_hours"], 1, MAX_EVENT_AGE_HOURS
+            )
+        values |= _target_fields(where, kind, raw)
+        return cls(**values)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,9 +293,19 @@ class StageSettings:
     retain_data: bool
     # Powertools layer version in AWS's public SSM parameter: "latest" or a release such as "3.37.0".
     powertools_layer_version: str
+    # The `source` of the published events (rules match on it).
+    event_source: str
+    # Which stored events are published: names of contract.PUBLISHABLE_KINDS. A JSON list in cdk.json.
+    published_kinds: tuple[str, ...]
+    # Days the bus's archive keeps every published event for replay.
+    archive_retention_days: int
+    # Rules on the bus, one target each. A JSON list of objects in cdk.json (SubscriberSettings).
+    subscribers: tuple[SubscriberSettings, ...]
 
     def __post_init__(self) -> None:
         for field in fields(self):
+            if field.type not in ("bool", "int", "str"):
+                continue  # the lists below
             value = getattr(self, field.name)
             # bool is an int subclass: check it first so that `true` is not accepted as a number.
             expected = bool if field.type == "bool" else int if field.type == "int" else str
@@ -85,6 +337,48 @@ class StageSettings:
                 raise SettingsError(f"{name} must be at least 1")
         if not self.powertools_layer_version:
             raise SettingsError("powertools_layer_version must not be empty")
+        self._check_fanout()
+
+    def _check_fanout(self) -> None:
+        if not _EVENT_SOURCE.match(self.event_source) or self.event_source.startswith("aws."):
+            raise SettingsError(
+                f"event_source must match {_EVENT_SOURCE.pattern} and not start with 'aws.', "
+                f"got {self.event_source!r}"
+            )
+        kinds = _strings("published_kinds", self.published_kinds)
+        if unknown := sorted(set(kinds) - set(contract.PUBLISHABLE_KINDS)):
+            raise SettingsError(
+                f"published_kinds: unknown {unknown}; known: {sorted(contract.PUBLISHABLE_KINDS)}"
+            )
+        object.__setattr__(self, "published_kinds", kinds)
+        _in_range("archive_retention_days", self.archive_retention_days, 1, 36500)
+        object.__setattr__(self, "subscribers", self._parse_subscribers())
+
+    def _parse_subscribers(self) -> tuple[SubscriberSettings, ...]:
+        raw: Any = self.subscribers
+        if not isinstance(raw, list | tuple):
+            raise SettingsError(f"subscribers must be a list, got {raw!r}")
+        subscribers = tuple(
+            item
+            if isinstance(item, SubscriberSettings)
+            else SubscriberSettings.from_mapping(f"subscribers[{i}]", item)
+            for i, item in enumerate(raw)
+        )
+        names = [subscriber.name for subscriber in subscribers]
+        if repeated := sorted({name for name in names if names.count(name) > 1}):
+            raise SettingsError(f"subscribers: names must be unique, repeated: {repeated}")
+        published = {contract.PUBLISHABLE_KINDS[kind].detail_type for kind in self.published_kinds}
+        for subscriber in subscribers:
+            if unpublished := sorted(set(subscriber.rule.detail_types) - published):
+                raise SettingsError(
+                    f"subscriber {subscriber.name!r} listens for {unpublished}, which published_kinds "
+                    f"{list(self.published_kinds)} does not publish"
+                )
+        return subscribers
+
+    @property
+    def published_detail_types(self) -> tuple[str, ...]:
+        return tuple(contract.PUBLISHABLE_KINDS[kind].detail_type for kind in self.published_kinds)
 
     @property
     def removal_policy(self) -> RemovalPolicy:

@@ -1,4 +1,4 @@
-"""The stack only composes: event store, ingest function, webhook API, and where they meet."""
+"""The stack only composes: event store, ingest function, webhook API, the fan-out, and where they meet."""
 
 from __future__ import annotations
 
@@ -7,10 +7,18 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from infra.event_bus import EventBus
 from infra.event_store import EventStore
 from infra.ingest_function import IngestFunction
 from infra.settings import StageSettings
+from infra.stream_publisher import StreamPublisher
+from infra.subscribers import Subscribers
 from infra.webhook_api import WebhookApi
+
+
+def output_id(name: str) -> str:
+    """A subscriber name (lower case, digits, -) as part of an output's logical id."""
+    return "".join(part.capitalize() for part in name.split("-"))
 
 
 class CmcWebhooksStack(Stack):
@@ -43,6 +51,34 @@ class CmcWebhooksStack(Stack):
             removal_policy=settings.removal_policy,
         )
 
+        bus = EventBus(
+            self,
+            "EventBus",
+            source=settings.event_source,
+            archive_retention_days=settings.archive_retention_days,
+        )
+        publisher = StreamPublisher(
+            self,
+            "Publisher",
+            table=store.table,
+            bus=bus.bus,
+            event_source=settings.event_source,
+            published_kinds=settings.published_kinds,
+            log_level=settings.log_level,
+            log_retention=settings.log_retention_days,
+            removal_policy=settings.removal_policy,
+            powertools_layer_version=settings.powertools_layer_version,
+        )
+        subscribers = Subscribers(
+            self,
+            "Subscribers",
+            bus=bus.bus,
+            source=settings.event_source,
+            removal_policy=settings.removal_policy,
+        )
+        for subscriber_settings in settings.subscribers:
+            subscribers.add(subscriber_settings)
+
         self.webhook_url = CfnOutput(
             self,
             "WebhookUrl",
@@ -55,6 +91,45 @@ class CmcWebhooksStack(Stack):
             value=api.lookup_url,
             description="GET with SigV4 (IAM) credentials; replace {message_id} with a messageId without <>",
         )
+        CfnOutput(
+            self,
+            "RecipientLookupUrl",
+            value=api.recipient_lookup_url,
+            description="GET with SigV4 (IAM) credentials; replace {address} with a recipient address",
+        )
         self.table_name = CfnOutput(
             self, "EventTableName", value=store.table.table_name, description="The DynamoDB event table"
         )
+        CfnOutput(self, "EventBusName", value=bus.bus.event_bus_name, description="The custom event bus")
+        CfnOutput(
+            self,
+            "EventBusArn",
+            value=bus.bus.event_bus_arn,
+            description="The custom event bus; also the destination of replays",
+        )
+        CfnOutput(
+            self,
+            "EventArchiveArn",
+            value=bus.archive.archive_arn,
+            description="The bus's archive: the event source of `aws events start-replay`",
+        )
+        CfnOutput(
+            self,
+            "PublisherOnFailureQueueUrl",
+            value=publisher.on_failure_queue.queue_url,
+            description="Stream records the publisher could not publish (their stream location)",
+        )
+        for name, subscriber in subscribers.subscribers.items():
+            if subscriber.queue is not None:
+                CfnOutput(
+                    self,
+                    f"{output_id(name)}SubscriberQueueUrl",
+                    value=subscriber.queue.queue_url,
+                    description=f"The {name} subscriber's queue: poll it for published events",
+                )
+            CfnOutput(
+                self,
+                f"{output_id(name)}SubscriberDeadLetterQueueUrl",
+                value=subscriber.dead_letter_queue.queue_url,
+                description=f"Events the {name} subscriber did not get or could not process",
+            )

@@ -120,23 +120,33 @@ class WebhookApi(Construct):
                 ),
             )
 
-        self.lookup_method = self.api.root.resource_for_path(contract.MESSAGE_LOOKUP_PATH).add_method(
+        # The lookups: other AWS workloads and operators sign with SigV4; API Gateway checks the path
+        # parameter. One function serves them all (its router picks the route).
+        self.lookup_method, self.recipient_method = (
+            self._add_iam_lookup(path, integration, validator)
+            for path in (contract.MESSAGE_LOOKUP_PATH, contract.RECIPIENT_LOOKUP_PATH)
+        )
+
+    def _add_iam_lookup(
+        self, path: str, integration: apigw.Integration, validator: apigw.IRequestValidator
+    ) -> apigw.Method:
+        method = self.api.root.resource_for_path(path).add_method(
             "GET",
             integration,
             request_validator=validator,
             request_parameters={
-                f"method.request.path.{name}": True
-                for name in re.findall(r"\{(\w+)\}", contract.MESSAGE_LOOKUP_PATH)
+                f"method.request.path.{name}": True for name in re.findall(r"\{(\w+)\}", path)
             },
             authorization_type=apigw.AuthorizationType.IAM,
         )
-        Validations.of(self.lookup_method).acknowledge(
+        Validations.of(method).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-COG4",
-                reason=f"GET {contract.MESSAGE_LOOKUP_PATH} serves other AWS workloads and operators, who "
+                reason=f"GET {path} serves other AWS workloads and operators, who "
                 "sign with IAM (SigV4) authorization instead of a Cognito user pool",
             )
         )
+        return method
 
     @property
     def webhook_url(self) -> str:
@@ -145,3 +155,7 @@ class WebhookApi(Construct):
     @property
     def lookup_url(self) -> str:
         return self.api.url_for_path(contract.MESSAGE_LOOKUP_PATH)
+
+    @property
+    def recipient_lookup_url(self) -> str:
+        return self.api.url_for_path(contract.RECIPIENT_LOOKUP_PATH)

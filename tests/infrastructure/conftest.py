@@ -20,6 +20,10 @@ from infra.stack import CmcWebhooksStack
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# Configured subscriber targets outside the stack: the only account ids a template may hold.
+FUNCTION_ARN = "arn:aws:lambda:ap-northeast-1:111122223333:function:crm-sync"
+TOPIC_ARN = "arn:aws:sns:ap-northeast-1:111122223333:mail-alerts"
+
 TEST_STAGES: dict[str, dict[str, Any]] = {
     "dev": {
         "time_zone": "Asia/Tokyo",
@@ -31,6 +35,10 @@ TEST_STAGES: dict[str, dict[str, Any]] = {
         "throttling_burst_limit": 20,
         "retain_data": False,
         "powertools_layer_version": "latest",
+        "event_source": "customers-mail-cloud",
+        "published_kinds": ["bounced", "failed", "blocked"],
+        "archive_retention_days": 7,
+        "subscribers": [{"name": "default", "kind": "queue"}],
     },
     "prod": {
         "time_zone": "UTC",
@@ -42,6 +50,52 @@ TEST_STAGES: dict[str, dict[str, Any]] = {
         "throttling_burst_limit": 100,
         "retain_data": True,
         "powertools_layer_version": "3.37.0",
+        "event_source": "cmc.example.prod",
+        "published_kinds": ["bounced", "failed", "blocked", "deferred"],
+        "archive_retention_days": 365,
+        # One subscriber of each kind, with the rule fields and retry settings they take.
+        "subscribers": [
+            {"name": "default", "kind": "queue"},
+            {
+                "name": "hard-bounces",
+                "kind": "queue",
+                "rule": {"detail_types": ["Email Bounced"], "bounce_codes": ["1", "2"]},
+                "retry_attempts": 3,
+                "max_event_age_hours": 2,
+            },
+            {
+                "name": "crm",
+                "kind": "function",
+                "function_arn": FUNCTION_ARN,
+                "rule": {"server_compositions": ["pro"]},
+            },
+            {
+                "name": "alerts",
+                "kind": "topic",
+                "topic_arn": TOPIC_ARN,
+                "rule": {"detail_types": ["Email Blocked", "Email Delivery Deferred"]},
+            },
+            {
+                "name": "orders",
+                "kind": "http",
+                "endpoint": "https://hooks.example.com/cmc/events",
+                "rule": {"api_data_prefix": "order-"},
+                "rate_limit_per_second": 20,
+                "auth": {"type": "api_key", "header": "X-Api-Key", "secret_name": "cmc/orders-api-key"},
+            },
+            {
+                "name": "legacy",
+                "kind": "http",
+                "endpoint": "https://legacy.example.com/bounces",
+                "http_method": "PUT",
+                "auth": {
+                    "type": "basic",
+                    "username": "cmc",
+                    "secret_name": "cmc/legacy",
+                    "secret_field": "password",
+                },
+            },
+        ],
     },
 }
 LOG_RETENTION_DAYS = {"dev": 14, "prod": 90}
@@ -99,3 +153,24 @@ def only(template: Template, resource_type: str) -> tuple[str, dict[str, Any]]:
     assert len(resources) == 1, f"expected one {resource_type}, found {sorted(resources)}"
     ((logical_id, body),) = resources.items()
     return logical_id, dict(body)
+
+
+def function_with_handler(template: Template, handler: str) -> tuple[str, dict[str, Any]]:
+    """The logical id and body of the one Lambda function with this handler."""
+    found = {
+        logical_id: body
+        for logical_id, body in template.find_resources("AWS::Lambda::Function").items()
+        if body["Properties"]["Handler"] == handler
+    }
+    assert len(found) == 1, f"expected one function with handler {handler}, found {sorted(found)}"
+    ((logical_id, body),) = found.items()
+    return logical_id, dict(body)
+
+
+def statements_of_role(template: Template, role_id: str) -> list[list[dict[str, Any]]]:
+    """The statements of every AWS::IAM::Policy attached to the role, one list per policy."""
+    return [
+        policy["Properties"]["PolicyDocument"]["Statement"]
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+    ]

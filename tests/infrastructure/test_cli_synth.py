@@ -81,11 +81,18 @@ def test_cfn_lint_finds_nothing_in_the_retained_stage_either(prod: Template, tmp
 
 def test_lambda_asset_holds_only_runtime_code(cloud_assembly: Path) -> None:
     template = json.loads((cloud_assembly / "cmc-webhooks-dev.template.json").read_text())
-    (function,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    asset = cloud_assembly / function["Metadata"]["aws:asset:path"]
+    functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    # Every function runs from the same asset: the runtime package.
+    assert {function["Properties"]["Handler"] for function in functions} == {
+        "cmc_webhooks.handlers.api.lambda_handler",
+        "cmc_webhooks.handlers.publisher.lambda_handler",
+    }
+    (asset_path,) = {function["Metadata"]["aws:asset:path"] for function in functions}
+    asset = cloud_assembly / asset_path
 
     files = {path.relative_to(asset).as_posix() for path in asset.rglob("*") if path.is_file()}
     assert "cmc_webhooks/contract.py" in files
     assert "cmc_webhooks/handlers/api.py" in files
+    assert "cmc_webhooks/handlers/publisher.py" in files
     assert all(name.startswith("cmc_webhooks/") for name in files), sorted(files)
     assert not [name for name in files if "__pycache__" in name or name.endswith((".pyc", ".txt"))]

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk.assertions import Match, Template
 
 from cmc_webhooks import contract
 from infra.settings import StageSettings
-from tests.infrastructure.conftest import LOG_RETENTION_DAYS, only
+from tests.infrastructure.conftest import (
+    LOG_RETENTION_DAYS,
+    function_with_handler,
+    only,
+    statements_of_role,
+)
+
+
+def ingest(template: Template) -> tuple[str, dict[str, Any]]:
+    return function_with_handler(template, "cmc_webhooks.handlers.api.lambda_handler")
 
 
 def test_python_3_13_on_arm64_with_active_tracing(template: Template) -> None:
-    _, function = only(template, "AWS::Lambda::Function")
+    _, function = ingest(template)
     properties = function["Properties"]
 
     assert properties["Runtime"] == "python3.13"
@@ -21,14 +32,14 @@ def test_python_3_13_on_arm64_with_active_tracing(template: Template) -> None:
 
 
 def test_timeout_ends_before_api_gateways_29_second_integration_timeout(template: Template) -> None:
-    _, function = only(template, "AWS::Lambda::Function")
+    _, function = ingest(template)
     assert 10 <= function["Properties"]["Timeout"] < 29
 
 
 def test_powertools_layer_comes_from_awss_public_parameter_at_deploy_time(
     template: Template, settings: StageSettings
 ) -> None:
-    _, function = only(template, "AWS::Lambda::Function")
+    _, function = ingest(template)
     layers = function["Properties"]["Layers"]
 
     assert len(layers) == 1
@@ -42,7 +53,7 @@ def test_environment_names_the_generated_table_and_carries_the_stage_settings(
     template: Template, settings: StageSettings
 ) -> None:
     table_id, _ = only(template, "AWS::DynamoDB::Table")
-    _, function = only(template, "AWS::Lambda::Function")
+    _, function = ingest(template)
 
     assert function["Properties"]["Environment"]["Variables"] == {
         contract.ENV_TABLE_NAME: {"Ref": table_id},
@@ -56,7 +67,7 @@ def test_environment_names_the_generated_table_and_carries_the_stage_settings(
 
 
 def test_logs_go_to_its_own_log_group_with_the_stage_retention(template: Template, stage: str) -> None:
-    _, function = only(template, "AWS::Lambda::Function")
+    _, function = ingest(template)
     log_group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
 
     log_group = template.to_json()["Resources"][log_group_id]
@@ -66,7 +77,7 @@ def test_logs_go_to_its_own_log_group_with_the_stage_retention(template: Templat
 
 def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template) -> None:
     table_id, _ = only(template, "AWS::DynamoDB::Table")
-    _, function = only(template, "AWS::Lambda::Function")
+    _, function = ingest(template)
     role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
     log_group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
 
@@ -76,11 +87,7 @@ def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template
     ]
     assert "ManagedPolicyArns" not in role
     assert "Policies" not in role
-    statements = [
-        policy["Properties"]["PolicyDocument"]["Statement"]
-        for policy in template.find_resources("AWS::IAM::Policy").values()
-        if {"Ref": role_id} in policy["Properties"]["Roles"]
-    ]
+    statements = statements_of_role(template, role_id)
     table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
     assert statements == [
         [
@@ -109,15 +116,23 @@ def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template
     ]
 
 
-def test_only_api_gateway_may_invoke_it_and_only_on_the_two_routes(template: Template) -> None:
-    permissions = template.find_resources("AWS::Lambda::Permission")
+def test_only_api_gateway_may_invoke_it_and_only_on_the_three_routes(template: Template) -> None:
+    function_id, _ = ingest(template)
+    permissions = [
+        permission
+        for permission in template.find_resources("AWS::Lambda::Permission").values()
+        if permission["Properties"]["FunctionName"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    ]
 
-    assert len(permissions) == 2
-    for permission in permissions.values():
+    assert len(permissions) == 3
+    for permission in permissions:
         assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
         assert permission["Properties"]["Action"] == "lambda:InvokeFunction"
-    for route in ("/POST/webhooks/events$", "/GET/messages/\\*$"):
+    for route in ("/POST/webhooks/events$", "/GET/messages/\\*$", "/GET/recipients/\\*$"):
         template.has_resource_properties(
             "AWS::Lambda::Permission",
-            {"SourceArn": {"Fn::Join": ["", Match.array_with([Match.string_like_regexp(route)])]}},
+            {
+                "FunctionName": {"Fn::GetAtt": [function_id, "Arn"]},
+                "SourceArn": {"Fn::Join": ["", Match.array_with([Match.string_like_regexp(route)])]},
+            },
         )

@@ -9,8 +9,17 @@ import pytest
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 
-from infra.settings import SettingsError, StageSettings, load_settings
-from tests.infrastructure.conftest import TEST_STAGES
+from infra.settings import (
+    DEFAULT_MAX_EVENT_AGE_HOURS,
+    DEFAULT_RETRY_ATTEMPTS,
+    HttpAuth,
+    SettingsError,
+    StageSettings,
+    SubscriberRule,
+    SubscriberSettings,
+    load_settings,
+)
+from tests.infrastructure.conftest import FUNCTION_ARN, TEST_STAGES
 
 
 def settings_of(context: dict[str, Any]) -> StageSettings:
@@ -58,6 +67,15 @@ def test_missing_stages_object_is_reported() -> None:
         ({"retain_data": "yes"}, "retain_data must be bool"),
         ({"powertools_layer_version": ""}, "powertools_layer_version must not be empty"),
         ({"alarm_email": "ops@example.com"}, r"unknown settings \['alarm_email'\]"),
+        ({"event_source": "aws.ses"}, "event_source must match"),
+        ({"event_source": ""}, "event_source must match"),
+        ({"published_kinds": []}, "published_kinds must be a non-empty list"),
+        ({"published_kinds": "bounced"}, "published_kinds must be a non-empty list"),
+        ({"published_kinds": ["bounced", "opened"]}, r"published_kinds: unknown \['opened'\]; known:"),
+        ({"published_kinds": ["bounced", "bounced"]}, "published_kinds must not repeat a value"),
+        ({"archive_retention_days": 0}, "archive_retention_days must be from 1 to 36500"),
+        ({"archive_retention_days": "7"}, "archive_retention_days must be int"),
+        ({"subscribers": {"name": "default"}}, "subscribers must be a list"),
     ],
 )
 def test_invalid_values_fail_the_synth_with_a_clear_message(change: dict[str, Any], message: str) -> None:
@@ -80,3 +98,181 @@ def test_a_missing_setting_is_named() -> None:
 def test_a_stage_name_must_fit_a_stack_name() -> None:
     with pytest.raises(SettingsError, match="stage must match"):
         StageSettings.from_mapping("Prod_1", TEST_STAGES["prod"])
+
+
+def subscribers(*entries: dict[str, Any], **stage: Any) -> StageSettings:
+    return StageSettings.from_mapping("dev", TEST_STAGES["dev"] | stage | {"subscribers": list(entries)})
+
+
+def test_subscribers_become_typed_settings_with_default_retries() -> None:
+    settings = subscribers(
+        {"name": "default", "kind": "queue"},
+        {
+            "name": "orders",
+            "kind": "http",
+            "endpoint": "https://hooks.example.com/cmc",
+            "rule": {"detail_types": ["Email Bounced"], "bounce_codes": ["2"], "api_data_prefix": "order-"},
+            "auth": {"type": "api_key", "header": "X-Api-Key", "secret_name": "cmc/orders"},
+            "retry_attempts": 0,
+        },
+    )
+
+    assert settings.subscribers == (
+        SubscriberSettings(name="default", kind="queue"),
+        SubscriberSettings(
+            name="orders",
+            kind="http",
+            endpoint="https://hooks.example.com/cmc",
+            rule=SubscriberRule(
+                detail_types=("Email Bounced",), bounce_codes=("2",), api_data_prefix="order-"
+            ),
+            auth=HttpAuth(type="api_key", header="X-Api-Key", secret_name="cmc/orders"),
+            retry_attempts=0,
+        ),
+    )
+    assert settings.subscribers[0].retry_attempts == DEFAULT_RETRY_ATTEMPTS
+    assert settings.subscribers[0].max_event_age_hours == DEFAULT_MAX_EVENT_AGE_HOURS
+    assert settings.published_kinds == ("bounced", "failed", "blocked")
+
+
+def test_a_rule_is_an_eventbridge_pattern_on_the_stage_source() -> None:
+    rule = SubscriberRule(
+        detail_types=("Email Bounced",),
+        bounce_codes=("1", "2"),
+        server_compositions=("pro",),
+        api_data_prefix="o-",
+    )
+
+    assert SubscriberRule().event_pattern("cmc") == {"source": ["cmc"]}
+    assert rule.event_pattern("cmc") == {
+        "source": ["cmc"],
+        "detail-type": ["Email Bounced"],
+        "detail": {"bounce_code": ["1", "2"], "server_composition": ["pro"], "api_data": [{"prefix": "o-"}]},
+    }
+
+
+AUTH = {"type": "basic", "username": "cmc", "secret_name": "cmc/hook"}
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"name": "Default", "kind": "queue"}, r"subscribers\[0\].name must match"),
+        ({"kind": "queue"}, r"subscribers\[0\].name must be str"),
+        ({"name": "x", "kind": "sqs"}, "subscriber 'x': kind must be one of"),
+        (
+            {"name": "x", "kind": "queue", "function_arn": FUNCTION_ARN},
+            r"unknown settings \['function_arn'\]",
+        ),
+        ({"name": "x", "kind": "function"}, r"missing settings \['function_arn'\]"),
+        (
+            {"name": "x", "kind": "function", "function_arn": "crm-sync"},
+            "function_arn must be a Lambda function ARN",
+        ),
+        ({"name": "x", "kind": "topic", "topic_arn": FUNCTION_ARN}, "topic_arn must be an SNS topic ARN"),
+        ({"name": "x", "kind": "queue", "retry_attempts": 186}, "retry_attempts must be from 0 to 185"),
+        (
+            {"name": "x", "kind": "queue", "max_event_age_hours": 25},
+            "max_event_age_hours must be from 1 to 24",
+        ),
+        ({"name": "x", "kind": "queue", "rule": {"detail_type": ["Email Bounced"]}}, r"unknown settings"),
+        (
+            {"name": "x", "kind": "queue", "rule": {"detail_types": ["Email Opened"]}},
+            r"rule.detail_types: unknown \['Email Opened'\]",
+        ),
+        (
+            {"name": "x", "kind": "queue", "rule": {"detail_types": ["Email Delivered"]}},
+            r"subscriber 'x' listens for \['Email Delivered'\], which published_kinds",
+        ),
+        (
+            {"name": "x", "kind": "queue", "rule": {"bounce_codes": [2]}},
+            "bounce_codes must hold non-empty strings",
+        ),
+        ({"name": "x", "kind": "queue", "rule": {"bounce_codes": ["12"]}}, "are not CMC bounce codes"),
+        (
+            {
+                "name": "x",
+                "kind": "queue",
+                "rule": {"detail_types": ["Email Blocked"], "bounce_codes": ["2"]},
+            },
+            "bounce_codes match only 'Email Bounced' events",
+        ),
+        ({"name": "x", "kind": "queue", "rule": {"server_compositions": []}}, "must be a non-empty list"),
+        ({"name": "x", "kind": "http", "auth": AUTH}, r"missing settings \['endpoint'\]"),
+        (
+            {"name": "x", "kind": "http", "endpoint": "http://h.example", "auth": AUTH},
+            "must be an https:// URL",
+        ),
+        ({"name": "x", "kind": "http", "endpoint": "https://h.example"}, r"missing settings \['auth'\]"),
+        (
+            {
+                "name": "x",
+                "kind": "http",
+                "endpoint": "https://h.example",
+                "auth": AUTH,
+                "http_method": "GET",
+            },
+            "http_method must be one of",
+        ),
+        (
+            {"name": "x", "kind": "http", "endpoint": "https://h.example", "auth": AUTH | {"type": "oauth"}},
+            "auth.type must be one of",
+        ),
+        (
+            {
+                "name": "x",
+                "kind": "http",
+                "endpoint": "https://h.example",
+                "auth": AUTH | {"password": "hunter2"},
+            },
+            r"unknown settings \['password'\]",
+        ),
+        (
+            {
+                "name": "x",
+                "kind": "http",
+                "endpoint": "https://h.example",
+                "auth": {"type": "basic", "username": "u"},
+            },
+            r"missing settings \['secret_name'\]",
+        ),
+        (
+            {
+                "name": "x",
+                "kind": "http",
+                "endpoint": "https://h.example",
+                "auth": AUTH | {"secret_name": "arn:aws:secretsmanager:ap-northeast-1:111122223333:secret:x"},
+            },
+            "secret_name must name a Secrets Manager secret",
+        ),
+        (
+            {
+                "name": "x",
+                "kind": "http",
+                "endpoint": "https://h.example",
+                "auth": {"type": "api_key", "header": "X Key", "secret_name": "k"},
+            },
+            "header must be an HTTP header name",
+        ),
+    ],
+)
+def test_invalid_subscribers_fail_the_synth_with_a_clear_message(entry: dict[str, Any], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        subscribers(entry)
+
+
+def test_subscriber_names_are_unique() -> None:
+    with pytest.raises(SettingsError, match=r"names must be unique, repeated: \['a'\]"):
+        subscribers({"name": "a", "kind": "queue"}, {"name": "a", "kind": "queue"})
+
+
+def test_a_subscriber_may_listen_for_a_kind_once_it_is_published() -> None:
+    settings = subscribers(
+        {"name": "x", "kind": "queue", "rule": {"detail_types": ["Email Delivered"]}},
+        published_kinds=["bounced", "succeeded"],
+    )
+    assert settings.published_detail_types == ("Email Bounced", "Email Delivered")
+
+
+def test_no_subscribers_is_allowed() -> None:
+    assert subscribers().subscribers == ()

@@ -67,13 +67,26 @@ def test_the_lookup_route_needs_iam_authorization_and_its_path_parameter(templat
     assert properties["Integration"]["Type"] == "AWS_PROXY"
 
 
+def test_the_recipient_route_needs_iam_authorization_and_its_path_parameter(template: Template) -> None:
+    properties = method(template, "GET", contract.RECIPIENT_LOOKUP_PATH)["Properties"]
+    lookup = method(template, "GET", contract.MESSAGE_LOOKUP_PATH)["Properties"]
+    validator_id, _ = only(template, "AWS::ApiGateway::RequestValidator")
+
+    assert properties["AuthorizationType"] == "AWS_IAM"
+    assert properties["RequestParameters"] == {"method.request.path.address": True}
+    assert properties["RequestValidatorId"] == {"Ref": validator_id}
+    # The same function serves it, through the same proxy integration as the message lookup.
+    assert properties["Integration"] == lookup["Integration"]
+    assert properties["Integration"]["Type"] == "AWS_PROXY"
+
+
 def test_no_other_methods_exist(template: Template) -> None:
     methods = {
         body["Properties"]["HttpMethod"]
         for body in template.find_resources("AWS::ApiGateway::Method").values()
     }
     assert methods == {"POST", "GET"}
-    assert len(template.find_resources("AWS::ApiGateway::Method")) == 2
+    assert len(template.find_resources("AWS::ApiGateway::Method")) == 3
 
 
 def test_stage_throttles_logs_and_measures(template: Template, settings: StageSettings) -> None:
