@@ -152,3 +152,13 @@ def test_a_record_that_keeps_failing_goes_to_the_on_failure_queue_alone(
     )["ShardIterator"]
     [record] = streams.get_records(ShardIterator=iterator, Limit=1)["Records"]
     assert record["dynamodb"]["NewImage"]["message_id"]["S"] == "b-5@example.com"
+
+
+def test_the_published_bounce_carries_its_classification(fan: Fanout) -> None:
+    assert fan.api.post_json(load_fixture("seed_bounces_user_unknown")).status == 200
+    fan.drain_stream()
+    [event] = fan.received(fan.fanout.subscriber_queue_url)
+    classification = event["detail"]["classification"]
+    assert classification["bounce_type"] == "hard"
+    assert classification["bounce_category"] == "user_unknown"
+    assert (classification["smtp_code"], classification["enhanced_status"]) == ("550", "5.1.1")

@@ -271,3 +271,79 @@ def test_recipient_lookup_lists_events_newest_first_and_compares_domains_case_in
 
     unknown = api_client.call("GET", "/recipients/nobody@example.jp")
     assert (unknown.status, unknown.body["suppressed"], unknown.body["events"]) == (200, False, [])
+
+
+def bounce_of(recipient: str, n: int, day: int, reason: str, code: str) -> dict[str, Any]:
+    template = load_fixture("seed_bounces_user_unknown")["event"]["bounces"][0]
+    record = dict(
+        template,
+        to=recipient,
+        messageId=f"<seq-{n}@example.com>",
+        created=f"2023-02-{day:02d} 10:00:00",
+        reason=reason,
+        status=code,
+    )
+    return {"event_type": "bounces", "server_composition": "pro", "event": {"bounces": [record]}}
+
+
+def delivered(recipient: str, n: int, day: int) -> dict[str, Any]:
+    template = load_fixture("seed_deliveries_succeeded")["event"]["deliveries"][0]
+    record = dict(
+        template, to=recipient, messageId=f"<seq-{n}@example.com>", created=f"2023-02-{day:02d} 11:00:00"
+    )
+    return {"event_type": "deliveries", "server_composition": "pro", "event": {"deliveries": [record]}}
+
+
+FULL = "452 4.2.2 The email account that you tried to reach is over quota."
+UNKNOWN = "550 5.1.1 <x@example.jp>: Recipient address rejected: User unknown"
+
+
+@pytest.mark.parametrize(
+    ("sequence", "suppressed", "reason"),
+    [
+        pytest.param([("bounce", 1, UNKNOWN, "2")], True, "hard_bounce:user_unknown", id="hard-bounce"),
+        pytest.param(
+            [("bounce", 1, FULL, "5"), ("bounce", 2, FULL, "5"), ("bounce", 3, FULL, "5")],
+            True,
+            "soft_bounces:3_in_7_days",
+            id="three-soft-bounces",
+        ),
+        pytest.param(
+            [("bounce", 1, FULL, "5"), ("bounce", 2, FULL, "5")], False, None, id="two-soft-bounces"
+        ),
+        pytest.param(
+            [
+                ("bounce", 1, FULL, "5"),
+                ("bounce", 2, FULL, "5"),
+                ("bounce", 3, FULL, "5"),
+                ("delivered", 4, "", ""),
+            ],
+            False,
+            None,
+            id="soft-then-success",
+        ),
+        pytest.param(
+            [("bounce", 1, UNKNOWN, "2"), ("delivered", 4, "", "")],
+            True,
+            "hard_bounce:user_unknown",
+            id="hard-then-success",
+        ),
+    ],
+)
+def test_recipient_suppression_after_sequences(
+    api_client: Api, sequence: list[tuple[str, int, str, str]], suppressed: bool, reason: str | None
+) -> None:
+    recipient = "Seq.User@Example.JP"
+    for n, (kind, day, text, code) in enumerate(sequence):
+        document = (
+            bounce_of(recipient, n, day, text, code) if kind == "bounce" else delivered(recipient, n, day)
+        )
+        assert api_client.post_json(document).status == 200
+
+    view = api_client.call("GET", "/recipients/Seq.User%40example.jp").body
+
+    assert (view["suppressed"], view["suppression_reason"]) == (suppressed, reason)
+    assert view["address"] == "Seq.User@example.jp"
+    assert len(view["events"]) == len(sequence)
+    bounces = [e for e in view["events"] if e["event_type"] == "bounces"]
+    assert all(e["classification"]["bounce_type"] in {"hard", "soft"} for e in bounces)

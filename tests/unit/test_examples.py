@@ -27,6 +27,8 @@ def test_a_lambda_target_gets_the_typed_detail(suppressed: list[Any]) -> None:
     subscribers.lambda_target_handler(EVENT, CONTEXT)
     [detail] = suppressed
     assert (detail.recipient, detail.bounce_code, detail.schema_version) == ("no-user@example.jp", "2", "1.0")
+    assert detail.classification is not None
+    assert detail.classification["bounce_type"] == "hard"
 
 
 def test_an_sqs_target_gets_one_detail_per_message(suppressed: list[Any]) -> None:

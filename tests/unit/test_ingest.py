@@ -259,3 +259,16 @@ def test_any_records_are_stored_or_quarantined_and_none_are_lost(event_type: str
     assert batch.received == len(items)
     assert batch.received == batch.written + batch.quarantined + batch.duplicates
     assert len({(item["message_id"], item["sk"]) for item in batch.items}) == len(batch.items)
+
+
+def test_bounces_and_failures_are_classified_and_successes_are_not() -> None:
+    [bounce] = build(load_fixture("seed_bounces_user_unknown")).items
+    assert (bounce["bounce_type"], bounce["bounce_category"]) == ("hard", "user_unknown")
+    assert (bounce["smtp_code"], bounce["enhanced_status"]) == ("550", "5.1.1")
+    assert "@" not in bounce["diagnostic"]
+    [failed] = build(load_fixture("seed_deliveries_failed_user_unknown")).items
+    assert failed["bounce_category"] == "user_unknown"
+    [succeeded] = build(load_fixture("seed_deliveries_succeeded")).items
+    assert "bounce_type" not in succeeded
+    [blocked] = build(load_fixture("blocks")).items
+    assert blocked["bounce_category"] == "suppressed"

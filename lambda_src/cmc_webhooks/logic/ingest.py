@@ -11,14 +11,14 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import ValidationError, parse
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from cmc_webhooks import contract
 from cmc_webhooks.errors import InvalidEnvelope, TooManyRecords
+from cmc_webhooks.logic.classify import classify
 from cmc_webhooks.logic.identity import event_id, normalize_address, normalize_message_id
 from cmc_webhooks.models.cmc import RECORD_MODELS, BounceRecord, DeliveryRecord, WebhookEnvelope
 from cmc_webhooks.models.store import StoredItem
@@ -99,7 +99,7 @@ def _parse_envelope(document: dict[str, Any]) -> WebhookEnvelope:
     if not isinstance(document["event"], dict):
         raise InvalidEnvelope('`event` must be an object keyed by event type, e.g. {"deliveries": [...]}')
     try:
-        return parse(event=document, model=WebhookEnvelope)
+        return WebhookEnvelope.model_validate(document)
     except ValidationError as exc:
         raise InvalidEnvelope(f"invalid webhook envelope: {describe(exc)}") from exc
 
@@ -173,7 +173,7 @@ class _ItemBuilder:
         self, batch: Batch, event_type: str, record: dict[str, Any], parsed: DeliveryRecord | BounceRecord
     ) -> None:
         try:
-            occurred = _local_time(parsed.created, self.tz)
+            occurred_at, sk_time = _occurrence(parsed.created, self.tz)
         except ValueError as exc:
             self.add_quarantine(batch, event_type, record, f"created: {exc}")
             return
@@ -181,8 +181,8 @@ class _ItemBuilder:
         if not message_id:
             self.add_quarantine(batch, event_type, record, "messageId: empty once <> are removed")
             return
-        item = self._base(event_type, record, message_id, _utc_key(occurred))
-        item["occurred_at"] = occurred.isoformat()
+        item = self._base(event_type, record, message_id, sk_time)
+        item["occurred_at"] = occurred_at
         item["message_id_raw"] = parsed.message_id
         item["recipient"] = parsed.recipient
         item["recipient_key"] = normalize_address(parsed.recipient)
@@ -202,6 +202,7 @@ class _ItemBuilder:
         if parsed.model_extra:
             item["extra"] = _dumps(parsed.model_extra)
             batch.with_unknown_fields += 1
+        _classify_into(item, bounce_code=item.get("bounce_code"))
         batch.add(item)
 
     def add_unrecognized(self, batch: Batch, event_type: str, record: Any) -> None:
@@ -227,6 +228,7 @@ class _ItemBuilder:
                 item[attribute] = value  # type: ignore[literal-required]
         if "recipient" in item:
             item["recipient_key"] = normalize_address(item["recipient"])
+        _classify_into(item, bounce_code=item.get("status"))
         batch.add(item)
 
     def add_quarantine(self, batch: Batch, event_type: str, record: Any, error: str) -> None:
@@ -247,6 +249,20 @@ class _ItemBuilder:
             batch.quarantined += 1
 
 
+def _classify_into(item: StoredItem, *, bounce_code: str | None) -> None:
+    """Bounces, failures, deferrals and blocks carry what a sender should do about them."""
+    classification = classify(
+        event_type=item["event_type"],
+        status=item.get("status", ""),
+        bounce_code=bounce_code,
+        reason=item.get("reason", ""),
+    )
+    if classification is not None:
+        for name, value in classification.as_dict().items():
+            if value:
+                item[name] = value  # type: ignore[literal-required]
+
+
 def _local_time(created: str, tz: tzinfo) -> datetime:
     """`YYYY-MM-DD HH:MM:SS` in the console's time zone (sliced: strptime is slow)."""
     if len(created) != 19 or created[4] != "-" or created[10] != " ":
@@ -260,6 +276,14 @@ def _local_time(created: str, tz: tzinfo) -> datetime:
         int(created[17:19]),
         tzinfo=tz,
     )
+
+
+@lru_cache(maxsize=4096)
+def _occurrence(created: str, tz: tzinfo) -> tuple[str, str]:
+    """`occurred_at` and the sort key's UTC time of a `created`. Cached: the records of one webhook
+    (CMC posts what queued up within a second or so) mostly share a few `created` values."""
+    occurred = _local_time(created, tz)
+    return occurred.isoformat(), _utc_key(occurred)
 
 
 def _utc_key(moment: datetime) -> str:

@@ -73,9 +73,13 @@ def event_view(item: StoredItem) -> EventView:
         server_composition=item.get("server_composition", ""),
         bounce_code=item.get("bounce_code"),
         data_version=item.get("data_version"),
-        classification={name: item.get(name) for name in CLASSIFICATION_FIELDS}
-        if "bounce_type" in item
-        else None,
+        classification=classification_of(item),
         extra_fields=json.loads(item["extra"]) if "extra" in item else None,
         raw=json.loads(item["raw"]) if "raw" in item else None,
     )
+
+
+def classification_of(item: StoredItem) -> dict[str, str | None] | None:
+    if "bounce_type" not in item:
+        return None
+    return {name: item.get(name) for name in CLASSIFICATION_FIELDS}  # type: ignore[misc]

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from cmc_webhooks.contract import PUBLISHABLE_KINDS, PublishableKind
+from cmc_webhooks.logic.lookup import classification_of
 from cmc_webhooks.models.events import EmailEventDetail
 from cmc_webhooks.models.store import StoredItem
 
@@ -38,6 +39,7 @@ def event_detail(item: StoredItem) -> EmailEventDetail:
         occurred_at=item.get("occurred_at"),
         received_at=item["received_at"],
         server_composition=item.get("server_composition", ""),
+        classification=classification_of(item),
         raw=json.loads(item["raw"]) if "raw" in item else None,
     )
 
