@@ -119,6 +119,12 @@ class CmcWebhooksStack(Stack):
             value=publisher.on_failure_queue.queue_url,
             description="Stream records the publisher could not publish (their stream location)",
         )
+        CfnOutput(
+            self,
+            "PublisherFunctionName",
+            value=publisher.function.function_name,
+            description="The stream publisher; invoke it with stream records to re-publish them",
+        )
         for name, subscriber in subscribers.subscribers.items():
             if subscriber.queue is not None:
                 CfnOutput(

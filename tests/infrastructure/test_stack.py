@@ -66,6 +66,8 @@ def test_outputs_give_the_bus_its_archive_and_the_queues_to_watch(template: Temp
     assert outputs["EventBusArn"]["Value"] == {"Fn::GetAtt": [bus_id, "Arn"]}
     assert outputs["EventArchiveArn"]["Value"] == {"Fn::GetAtt": [archive_id, "Arn"]}
     assert outputs["PublisherOnFailureQueueUrl"]["Value"] == {"Ref": on_failure}
+    (mapping,) = template.find_resources("AWS::Lambda::EventSourceMapping").values()
+    assert outputs["PublisherFunctionName"]["Value"] == mapping["Properties"]["FunctionName"]
     assert outputs["DefaultSubscriberQueueUrl"]["Value"] == {"Ref": default_target["Arn"]["Fn::GetAtt"][0]}
     assert outputs["DefaultSubscriberDeadLetterQueueUrl"]["Value"] == {
         "Ref": default_target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
