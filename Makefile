@@ -56,7 +56,7 @@ endif
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy lambda_src cmc_dev examples tests app.py infra
+	$(PY) -m mypy lambda_src cmc_dev examples bench tests app.py infra
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
@@ -90,3 +90,10 @@ deploy: $(STAMP)
 
 infra-tests: $(STAMP)
 	$(PY) -m pytest tests/infrastructure
+
+## --- Benchmarks (issue 7) ----------------------------------------------------------------
+.PHONY: bench
+## Every figure a ratio to a baseline measured in the same run (docs/benchmarks.md); loopback only, about a
+## minute. BENCH_JSON=path also writes the figures as JSON.
+bench: $(STAMP)
+	$(PY) -m bench $(if $(BENCH_JSON),--json $(BENCH_JSON))

@@ -1,0 +1,120 @@
+"""cold_start_ratio: fresh processes importing a handler and answering its first 100-record webhook.
+
+One moto server (the parent's) serves every child; children alternate (ours, floor, ours, ...)
+so that a noisy neighbour hits both alike, and the ratio is of the medians.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.cold_child import MARKER
+from bench.payloads import webhook_body
+from cmc_dev.backend import LocalBackend
+from cmc_dev.gateway import rest_proxy_event
+from cmc_webhooks import contract
+
+CHILD_TIMEOUT_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class ColdRun:
+    process_seconds: float  # spawn -> answer, interpreter start-up included
+    import_seconds: float  # from the child's first line to the handler imported
+    answer_seconds: float  # from the child's first line to the answer
+
+
+@dataclass(frozen=True)
+class ColdStartResult:
+    runs: int
+    handler: ColdRun  # medians
+    floor: ColdRun
+
+    @property
+    def ratio(self) -> float:
+        return self.handler.process_seconds / self.floor.process_seconds
+
+    @property
+    def in_process_ratio(self) -> float:
+        return self.handler.answer_seconds / self.floor.answer_seconds
+
+
+def child_environment(backend: LocalBackend) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(backend.environment())
+    env.update(
+        {
+            # As deployed, but without an X-Ray daemon or CloudWatch to send to.
+            "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            # Lambda sets it; the X-Ray SDK (imported by Powertools' Tracer) then uses its local
+            # sampler, as in Lambda. Without it, the SDK builds two X-Ray botocore clients at import,
+            # which no Lambda cold start pays.
+            "LAMBDA_TASK_ROOT": tempfile.gettempdir(),
+            # The Lambda asset holds no .pyc: our modules are compiled at every cold start there too.
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
+    return env
+
+
+def _one(mode: str, event_file: Path, env: dict[str, str]) -> ColdRun:
+    command = [sys.executable, "-m", "bench.cold_child", mode, str(event_file)]
+    spawned = time.perf_counter()
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) as child:
+        assert child.stdout is not None
+        for line in child.stdout:
+            if line.startswith(MARKER):
+                answered = time.perf_counter()
+                report = json.loads(line[len(MARKER) :])
+                break
+        else:
+            child.wait(CHILD_TIMEOUT_SECONDS)
+            raise RuntimeError(f"the {mode} child exited with {child.returncode} before answering")
+        child.stdout.read()
+        if child.wait(CHILD_TIMEOUT_SECONDS) != 0 or report["status"] != 200:
+            raise RuntimeError(f"the {mode} child answered {report['status']}, exit {child.returncode}")
+    return ColdRun(
+        process_seconds=answered - spawned,
+        import_seconds=report["import_seconds"],
+        answer_seconds=report["seconds"],
+    )
+
+
+def _median(runs: list[ColdRun]) -> ColdRun:
+    return ColdRun(
+        process_seconds=statistics.median(run.process_seconds for run in runs),
+        import_seconds=statistics.median(run.import_seconds for run in runs),
+        answer_seconds=statistics.median(run.answer_seconds for run in runs),
+    )
+
+
+def measure(backend: LocalBackend, *, runs: int) -> ColdStartResult:
+    env = child_environment(backend)
+    event = rest_proxy_event(
+        method="POST",
+        target=contract.WEBHOOK_PATH,
+        headers=[("Content-Type", "application/json")],
+        body=webhook_body(100, tag="cold"),
+        source_ip="127.0.0.1",
+    )
+    with tempfile.TemporaryDirectory(prefix="cmc-bench-") as tmp:
+        event_file = Path(tmp) / "event.json"
+        event_file.write_text(json.dumps(event), encoding="utf-8")
+        _one("handler", event_file, env)  # warm the OS file cache for both alike
+        _one("floor", event_file, env)
+        results: dict[str, list[ColdRun]] = {"handler": [], "floor": []}
+        for _ in range(runs):
+            for mode, collected in results.items():
+                collected.append(_one(mode, event_file, env))
+    return ColdStartResult(runs=runs, handler=_median(results["handler"]), floor=_median(results["floor"]))
