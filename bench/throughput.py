@@ -73,11 +73,12 @@ def _send(
         connection.close()
 
 
-def _wait_for_port(port_file: Path, process: subprocess.Popen[bytes]) -> int:
+def _wait_for_port(port_file: Path, process: subprocess.Popen[bytes], stderr_file: Path) -> int:
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the receiver exited with {process.returncode} before listening")
+            tail = stderr_file.read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise RuntimeError(f"the receiver exited with {process.returncode} before listening:\n{tail}")
         text = port_file.read_text(encoding="ascii") if port_file.exists() else ""
         if text:
             return int(text)
@@ -90,13 +91,14 @@ def _rate(mode: str, backend: LocalBackend, seconds: float) -> Rate:
     env.update(backend.environment())
     environment.apply(env)
     with tempfile.TemporaryDirectory(prefix="cmc-bench-") as tmp:
-        port_file = Path(tmp) / "port"
+        port_file, stderr_file = Path(tmp) / "port", Path(tmp) / "stderr"
         command = [sys.executable, "-m", "bench.serve", mode, str(port_file)]
-        with subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        ) as process:
+        with (
+            stderr_file.open("wb") as stderr,
+            subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr) as process,
+        ):
             try:
-                port = _wait_for_port(port_file, process)
+                port = _wait_for_port(port_file, process, stderr_file)
                 bodies = [
                     [
                         webhook_body(RECORDS_PER_WEBHOOK, tag=f"{mode}-{sender}-{n}")
