@@ -67,7 +67,11 @@ def make_http_server(host: str, port: int, handler: Handler) -> ThreadingHTTPSer
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _proxy
+        def __getattr__(self, name: str) -> Any:
+            # Every method goes to the handler, as API Gateway would pass it (do_GET, do_TRACE, …).
+            if name.startswith("do_"):
+                return self._proxy
+            raise AttributeError(name)
 
         def log_message(self, format: str, *args: Any) -> None:
             # Method, route and status only: lookup paths hold ids and addresses.

@@ -31,6 +31,9 @@ QUARANTINE_SORT_KEY_PREFIX: Final = "QUARANTINE#"
 # "@", these keys never do, so the two cannot collide.
 QUARANTINE_PARTITION_PREFIX: Final = "quarantine#"
 
+# DynamoDB refuses a partition key value longer than this.
+PARTITION_KEY_MAX_BYTES: Final = 2048
+
 # DynamoDB BatchWriteItem takes at most 25 put requests per call.
 BATCH_WRITE_LIMIT: Final = 25
 

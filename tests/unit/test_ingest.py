@@ -272,3 +272,21 @@ def test_bounces_and_failures_are_classified_and_successes_are_not() -> None:
     assert "bounce_type" not in succeeded
     [blocked] = build(load_fixture("blocks")).items
     assert blocked["bounce_category"] == "suppressed"
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"messageId": "<" + "m" * 3000 + "@example.com>"}, "messageId: longer than 2048 bytes"),
+        ({"to": "u" * 3000 + "@example.jp"}, "to: longer than 2048 bytes"),
+        ({"reason": "550 " + "x" * 500_000}, "more than the 390000 an item can hold"),
+    ],
+)
+def test_a_record_dynamodb_would_refuse_is_quarantined_instead_of_sinking_the_batch(
+    change: dict[str, str], problem: str
+) -> None:
+    batch = build(deliveries(delivery(1), delivery(2, **change)))
+    assert (batch.written, batch.quarantined) == (1, 1)
+    [quarantined] = [item for item in batch.items if item["kind"] == "quarantine"]
+    assert problem in quarantined["error"]
+    assert len(quarantined["raw"]) <= 90_000

@@ -8,14 +8,17 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from functools import cache, partial
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from cmc_webhooks import contract
 from cmc_webhooks.dal import EventStore
@@ -26,7 +29,7 @@ from cmc_webhooks.logic.auth import authenticate
 from cmc_webhooks.logic.decode import decode_webhook_body
 from cmc_webhooks.logic.ingest import IngestOptions, build_batch
 from cmc_webhooks.logic.lookup import lookup_message, lookup_recipient
-from cmc_webhooks.models.api import ErrorBody
+from cmc_webhooks.models.api import ErrorBody, IngestSummary, MessageHistory, RecipientHistory
 from cmc_webhooks.settings import get_settings, parse_time_zone
 
 logger = Logger(service=contract.SERVICE_NAME)
@@ -61,7 +64,24 @@ def ingest_options() -> IngestOptions:
     )
 
 
-@app.post(contract.WEBHOOK_PATH)
+def _responses(ok: type[BaseModel], *errors: int) -> dict[int, OpenAPIResponse]:
+    """What a route answers, for the OpenAPI document the resolver generates."""
+    responses: dict[int, OpenAPIResponse] = {
+        200: {"description": "OK", "content": {"application/json": {"model": ok}}}
+    }
+    for status in errors:
+        responses[status] = {
+            "description": HTTPStatus(status).phrase,
+            "content": {"application/json": {"model": ErrorBody}},
+        }
+    return responses
+
+
+@app.post(
+    contract.WEBHOOK_PATH,
+    summary="Receive a CMC event webhook (JSON or form-encoded)",
+    responses=_responses(IngestSummary, 400, 401, 413, 415, 503),
+)
 @tracer.capture_method
 def receive_webhook() -> dict[str, int]:
     event = app.current_event
@@ -101,7 +121,11 @@ def receive_webhook() -> dict[str, int]:
     return summary
 
 
-@app.get(contract.MESSAGE_LOOKUP_PATH.replace("{message_id}", "<message_id>"))
+@app.get(
+    contract.MESSAGE_LOOKUP_PATH.replace("{message_id}", "<message_id>"),
+    summary="A message's events and each recipient's current status",
+    responses=_responses(MessageHistory, 404, 503),
+)
 @tracer.capture_method
 def get_message(message_id: str) -> dict[str, Any]:
     history = lookup_message(event_store(), unquote(message_id))
@@ -109,12 +133,26 @@ def get_message(message_id: str) -> dict[str, Any]:
     return history.model_dump()
 
 
-@app.get(contract.RECIPIENT_LOOKUP_PATH.replace("{address}", "<address>"))
+@app.get(
+    contract.RECIPIENT_LOOKUP_PATH.replace("{address}", "<address>"),
+    summary="An address's events and whether it is suppressed",
+    responses=_responses(RecipientHistory, 503),
+)
 @tracer.capture_method
 def get_recipient(address: str) -> dict[str, Any]:
     history = lookup_recipient(event_store(), unquote(address), get_settings().suppression_policy())
     metrics.add_metric(name="RecipientLookups", unit=MetricUnit.Count, value=1)
     return history.model_dump()
+
+
+@app.not_found
+def no_such_route(_: Exception) -> Response[str]:
+    metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
+    return Response(
+        status_code=404,
+        content_type=content_types.APPLICATION_JSON,
+        body=ErrorBody(error="not_found", message="no such route").model_dump_json(),
+    )
 
 
 @app.exception_handler(WebhookError)  # type: ignore[untyped-decorator]

@@ -24,6 +24,9 @@ from cmc_webhooks.models.cmc import RECORD_MODELS, BounceRecord, DeliveryRecord,
 from cmc_webhooks.models.store import StoredItem
 
 BOUNCED = "bounced"
+# DynamoDB's item limit is 400 KB; leave room for its per-attribute overhead.
+ITEM_MAX_BYTES = 390_000
+QUARANTINE_RAW_CHARS = 90_000
 RecordModel = DeliveryRecord | BounceRecord
 
 
@@ -203,7 +206,7 @@ class _ItemBuilder:
             item["extra"] = _dumps(parsed.model_extra)
             batch.with_unknown_fields += 1
         _classify_into(item, bounce_code=item.get("bounce_code"))
-        batch.add(item)
+        self._admit(batch, event_type, record, item)
 
     def add_unrecognized(self, batch: Batch, event_type: str, record: Any) -> None:
         """An event type we do not model: keep it whole under its message, never mis-mapped."""
@@ -229,7 +232,15 @@ class _ItemBuilder:
         if "recipient" in item:
             item["recipient_key"] = normalize_address(item["recipient"])
         _classify_into(item, bounce_code=item.get("status"))
-        batch.add(item)
+        self._admit(batch, event_type, record, item)
+
+    def _admit(self, batch: Batch, event_type: str, record: Any, item: StoredItem) -> None:
+        """Store the item unless DynamoDB would refuse it, which would sink the whole request."""
+        problem = storage_limit_problem(item)
+        if problem:
+            self.add_quarantine(batch, event_type, record, problem)
+        else:
+            batch.add(item)
 
     def add_quarantine(self, batch: Batch, event_type: str, record: Any, error: str) -> None:
         eid = event_id(event_type, self.server_composition, record)
@@ -245,8 +256,29 @@ class _ItemBuilder:
             "raw": _dumps(record),
             "error": error,
         }
+        if len(item["raw"]) > QUARANTINE_RAW_CHARS:  # keep what fits in an item, and say so
+            item["raw"] = item["raw"][:QUARANTINE_RAW_CHARS]
+            item["error"] = f"{error}; raw truncated to {QUARANTINE_RAW_CHARS} characters"
         if batch.add(item):
             batch.quarantined += 1
+
+
+def storage_limit_problem(item: StoredItem) -> str | None:
+    """What DynamoDB would refuse in this item: key sizes and the 400 KB item limit."""
+    if len(item["message_id"].encode("utf-8")) > contract.PARTITION_KEY_MAX_BYTES:
+        return f"messageId: longer than {contract.PARTITION_KEY_MAX_BYTES} bytes"
+    if len(item.get("recipient_key", "").encode("utf-8")) > contract.PARTITION_KEY_MAX_BYTES:
+        return f"to: longer than {contract.PARTITION_KEY_MAX_BYTES} bytes"
+    # A character is at most 4 bytes of UTF-8: an upper bound that spares encoding every item.
+    rough = sum(len(name) + (len(value) * 4 if isinstance(value, str) else 8) for name, value in item.items())
+    if rough > ITEM_MAX_BYTES:
+        size = sum(
+            len(name) + (len(value.encode("utf-8", "surrogatepass")) if isinstance(value, str) else 8)
+            for name, value in item.items()
+        )
+        if size > ITEM_MAX_BYTES:
+            return f"record: {size} bytes stored, more than the {ITEM_MAX_BYTES} an item can hold"
+    return None
 
 
 def _classify_into(item: StoredItem, *, bounce_code: str | None) -> None:

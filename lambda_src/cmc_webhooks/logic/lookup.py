@@ -20,12 +20,19 @@ CLASSIFICATION_FIELDS = ("bounce_type", "bounce_category", "smtp_code", "enhance
 def lookup_message(store: EventStore, message_id: str) -> MessageHistory:
     """With or without <>: the key is the normalized id."""
     normalized = normalize_message_id(message_id)
+    if not _is_key(normalized):  # no such item can exist: don't ask DynamoDB
+        raise MessageNotFound(f"no events for message {normalized[:100]!r}")
     return message_history(normalized, store.message_events(normalized))
 
 
 def lookup_recipient(store: EventStore, address: str, policy: SuppressionPolicy) -> RecipientHistory:
     key = normalize_address(address)
-    return recipient_history(key, store.recipient_events(key, limit=contract.RECIPIENT_EVENTS_LIMIT), policy)
+    events = store.recipient_events(key, limit=contract.RECIPIENT_EVENTS_LIMIT) if _is_key(key) else []
+    return recipient_history(key, events, policy)
+
+
+def _is_key(value: str) -> bool:
+    return 0 < len(value.encode("utf-8", "surrogatepass")) <= contract.PARTITION_KEY_MAX_BYTES
 
 
 def message_history(message_id: str, events: Sequence[StoredItem]) -> MessageHistory:

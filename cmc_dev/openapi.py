@@ -1,0 +1,41 @@
+"""The OpenAPI document of the API: what the Event Handler generates from the routes, plus the
+webhook's request body (the handler decodes it itself, in either of CMC's encodings, so the
+resolver cannot see its shape). Used by the schemathesis tests and `python -m cmc_dev.openapi`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cmc_webhooks import contract
+from cmc_webhooks.models.cmc import WebhookEnvelope
+
+
+def openapi_document() -> dict[str, Any]:
+    from cmc_webhooks.handlers.api import app  # noqa: PLC0415 - Powertools reads the environment on import
+
+    document: dict[str, Any] = json.loads(app.get_openapi_json_schema(title="cmc-webhooks", version="1.0"))
+    envelope = WebhookEnvelope.model_json_schema()
+    form = {
+        "type": "object",
+        "required": ["event"],
+        "properties": {
+            "event_type": {"type": "string"},
+            "server_composition": {"type": "string"},
+            "api_key": {"type": "string"},
+            "event": {"type": "string", "description": "the `event` object as a JSON string"},
+        },
+    }
+    document["paths"][contract.WEBHOOK_PATH]["post"]["requestBody"] = {
+        "required": True,
+        "content": {
+            "application/json": {"schema": envelope},
+            "application/x-www-form-urlencoded": {"schema": form},
+        },
+    }
+    return document
+
+
+if __name__ == "__main__":
+    print(json.dumps(openapi_document(), indent=2, ensure_ascii=False))
