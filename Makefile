@@ -56,7 +56,7 @@ endif
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy lambda_src cmc_dev examples bench tests app.py infra
+	$(PY) -m mypy lambda_src cmc_dev examples bench reliability tests app.py infra
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
@@ -97,3 +97,9 @@ infra-tests: $(STAMP)
 ## minute. BENCH_JSON=path also writes the figures as JSON.
 bench: $(STAMP)
 	$(PY) -m bench $(if $(BENCH_JSON),--json $(BENCH_JSON))
+
+.PHONY: reliability
+## Load and fault runs on loopback with the real handlers (docs/reliability.md); a few minutes each.
+reliability: $(STAMP)
+	$(PY) -m reliability load
+	$(PY) -m reliability faults

@@ -11,6 +11,7 @@ import os
 import shlex
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -38,7 +39,13 @@ def local_defaults(env: dict[str, str] | os._Environ[str]) -> None:
     env.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
 
 
-def make_http_server(host: str, port: int, handler: Handler) -> ThreadingHTTPServer:
+def make_http_server(
+    host: str, port: int, handler: Handler, *, access_log: bool = True
+) -> ThreadingHTTPServer:
+    # One invocation at a time, as in one Lambda instance: the Powertools resolver keeps the
+    # current request in module state, so two concurrent calls would read each other's event.
+    one_at_a_time = threading.Lock()
+
     class ProxyRequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -55,7 +62,9 @@ def make_http_server(host: str, port: int, handler: Handler) -> ThreadingHTTPSer
                 body=body,
                 source_ip=self.client_address[0],
             )
-            status, headers, data = response_parts(handler(event, LocalLambdaContext()))
+            with one_at_a_time:
+                result = handler(event, LocalLambdaContext())
+            status, headers, data = response_parts(result)
             self._reply(status, headers, data)
 
         def _reply(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
@@ -75,6 +84,8 @@ def make_http_server(host: str, port: int, handler: Handler) -> ThreadingHTTPSer
 
         def log_message(self, format: str, *args: Any) -> None:
             # Method, route and status only: lookup paths hold ids and addresses.
+            if not access_log:
+                return
             route = "/".join(self.path.split("?")[0].split("/")[:2])
             sys.stderr.write(
                 f"local-http {self.command} {route}{'/…' if self.path.count('/') > 1 else ''} {args[1]}\n"
