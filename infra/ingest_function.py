@@ -24,6 +24,9 @@ TIMEOUT = Duration.seconds(25)
 
 
 class IngestFunction(PowertoolsFunction):
+    """`auth_secret_id` names the secret with the webhook credentials (WebhookAuth.secret_id): the
+    deployed function always authenticates webhooks, no setting turns that off."""
+
     def __init__(
         self,
         scope: Construct,
@@ -33,6 +36,10 @@ class IngestFunction(PowertoolsFunction):
         time_zone: str,
         retention_days: int,
         max_records_per_request: int,
+        max_body_bytes: int,
+        soft_bounce_threshold: int,
+        soft_bounce_window_days: int,
+        auth_secret_id: str,
         log_level: str,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
@@ -50,6 +57,11 @@ class IngestFunction(PowertoolsFunction):
                 contract.ENV_TIME_ZONE: time_zone,
                 contract.ENV_RETENTION_DAYS: str(retention_days),
                 contract.ENV_MAX_RECORDS: str(max_records_per_request),
+                contract.ENV_MAX_BODY_BYTES: str(max_body_bytes),
+                contract.ENV_SOFT_BOUNCE_THRESHOLD: str(soft_bounce_threshold),
+                contract.ENV_SOFT_BOUNCE_WINDOW_DAYS: str(soft_bounce_window_days),
+                # The secret with the webhook credentials; without it every POST is refused (503).
+                contract.ENV_AUTH_SECRET_NAME: auth_secret_id,
             },
             log_level=log_level,
             log_retention=log_retention,

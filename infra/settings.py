@@ -6,9 +6,10 @@ Every difference between stages is a value here, handed to the constructs as arg
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -38,6 +39,11 @@ _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,512}$")
 _HTTP_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Lambda takes at most 6 MB per synchronous request, so a larger body never reaches the function.
+MAX_BODY_BYTES_LIMIT = 6 * 1024 * 1024
+# AWS WAF's bounds for a rate-based rule's limit (requests per evaluation window, here 5 minutes).
+WAF_RATE_LIMIT_RANGE = (10, 2_000_000_000)
 # CMC's bounce codes (../shared/cmc-reference.md), as they appear in the event's `bounce_code`.
 BOUNCE_CODES = frozenset({*(str(code) for code in range(1, 12)), "99"})
 SUBSCRIBER_KINDS = ("queue", "function", "topic", "http")
@@ -301,6 +307,23 @@ class StageSettings:
     archive_retention_days: int
     # Rules on the bus, one target each. A JSON list of objects in cdk.json (SubscriberSettings).
     subscribers: tuple[SubscriberSettings, ...]
+    # Webhook bodies larger than this get 413 (the function's cap; at most MAX_BODY_BYTES_LIMIT).
+    max_body_bytes: int
+    # The recipient view's suppression rule: this many soft bounces within the window suppress an address.
+    soft_bounce_threshold: int
+    soft_bounce_window_days: int
+    # Source addresses (IPv4/IPv6 CIDRs) allowed to POST webhooks, through the API's resource policy. A
+    # JSON list in cdk.json; empty: any source (the credentials still apply).
+    allowed_source_cidrs: tuple[str, ...]
+    # 5xx answers, in percent of the API's requests over 5 minutes, that raise the alarm.
+    api_5xx_rate_percent: int
+    # Failed webhook authentications in 5 minutes above which the alarm goes off.
+    auth_failures_per_5min: int
+    # Optional: null in cdk.json, or left out (CDK may drop a null context value on the way here).
+    # Requests from one IP address in 5 minutes above which a WAF web ACL blocks it; None: no WAF.
+    waf_rate_limit_per_5min: int | None = None
+    # An address the alarm topic e-mails (SNS asks it to confirm); None: the topic only.
+    alarm_email: str | None = None
 
     def __post_init__(self) -> None:
         for field in fields(self):
@@ -338,6 +361,7 @@ class StageSettings:
         if not self.powertools_layer_version:
             raise SettingsError("powertools_layer_version must not be empty")
         self._check_fanout()
+        self._check_limits_protection_and_alarms()
 
     def _check_fanout(self) -> None:
         if not _EVENT_SOURCE.match(self.event_source) or self.event_source.startswith("aws."):
@@ -353,6 +377,32 @@ class StageSettings:
         object.__setattr__(self, "published_kinds", kinds)
         _in_range("archive_retention_days", self.archive_retention_days, 1, 36500)
         object.__setattr__(self, "subscribers", self._parse_subscribers())
+
+    def _check_limits_protection_and_alarms(self) -> None:
+        _in_range("max_body_bytes", self.max_body_bytes, 1024, MAX_BODY_BYTES_LIMIT)
+        _in_range("soft_bounce_threshold", self.soft_bounce_threshold, 1, 100)
+        # Older events are gone (TTL), so a longer window would count fewer bounces than it says.
+        _in_range("soft_bounce_window_days", self.soft_bounce_window_days, 1, self.retention_days)
+        object.__setattr__(self, "allowed_source_cidrs", self._parse_cidrs())
+        if self.waf_rate_limit_per_5min is not None:
+            _in_range("waf_rate_limit_per_5min", self.waf_rate_limit_per_5min, *WAF_RATE_LIMIT_RANGE)
+        if self.alarm_email is not None and not _EMAIL.match(_typed("alarm_email", self.alarm_email, str)):
+            raise SettingsError(f"alarm_email must be an e-mail address or null, got {self.alarm_email!r}")
+        _in_range("api_5xx_rate_percent", self.api_5xx_rate_percent, 1, 100)
+        _in_range("auth_failures_per_5min", self.auth_failures_per_5min, 1, 1_000_000)
+
+    def _parse_cidrs(self) -> tuple[str, ...]:
+        raw: Any = self.allowed_source_cidrs
+        if not isinstance(raw, list | tuple):
+            raise SettingsError(f"allowed_source_cidrs must be a list (empty: any source), got {raw!r}")
+        cidrs = _strings("allowed_source_cidrs", raw) if raw else ()
+        for cidr in cidrs:
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError as error:
+                message = f"allowed_source_cidrs: {cidr!r} is not a network in CIDR notation ({error})"
+                raise SettingsError(message) from error
+        return cidrs
 
     def _parse_subscribers(self) -> tuple[SubscriberSettings, ...]:
         raw: Any = self.subscribers
@@ -391,9 +441,10 @@ class StageSettings:
     @classmethod
     def from_mapping(cls, stage: str, raw: Mapping[str, Any]) -> StageSettings:
         known = {field.name for field in fields(cls)} - {"stage"}
+        required = {field.name for field in fields(cls) if field.default is MISSING} - {"stage"}
         if unknown := sorted(set(raw) - known):
             raise SettingsError(f"stage {stage!r}: unknown settings {unknown}")
-        if missing := sorted(known - set(raw)):
+        if missing := sorted(required - set(raw)):
             raise SettingsError(f"stage {stage!r}: missing settings {missing}")
         return cls(stage=stage, **raw)
 

@@ -10,10 +10,12 @@ from constructs import Construct
 from infra.event_bus import EventBus
 from infra.event_store import EventStore
 from infra.ingest_function import IngestFunction
+from infra.monitoring import Monitoring, WatchedQueue
 from infra.settings import StageSettings
 from infra.stream_publisher import StreamPublisher
 from infra.subscribers import Subscribers
 from infra.webhook_api import WebhookApi
+from infra.webhook_auth import WebhookAuth
 
 
 def output_id(name: str) -> str:
@@ -27,6 +29,7 @@ class CmcWebhooksStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         store = EventStore(self, "EventStore", removal_policy=settings.removal_policy)
+        auth = WebhookAuth(self, "WebhookAuth")
         ingest = IngestFunction(
             self,
             "Ingest",
@@ -34,12 +37,17 @@ class CmcWebhooksStack(Stack):
             time_zone=settings.time_zone,
             retention_days=settings.retention_days,
             max_records_per_request=settings.max_records_per_request,
+            max_body_bytes=settings.max_body_bytes,
+            soft_bounce_threshold=settings.soft_bounce_threshold,
+            soft_bounce_window_days=settings.soft_bounce_window_days,
+            auth_secret_id=auth.secret_id,
             log_level=settings.log_level,
             log_retention=settings.log_retention_days,
             removal_policy=settings.removal_policy,
             powertools_layer_version=settings.powertools_layer_version,
         )
         store.grant_batch_write_and_query(ingest.function)
+        auth.grant_read(ingest.function)
         api = WebhookApi(
             self,
             "WebhookApi",
@@ -49,6 +57,8 @@ class CmcWebhooksStack(Stack):
             throttling_burst_limit=settings.throttling_burst_limit,
             log_retention=settings.log_retention_days,
             removal_policy=settings.removal_policy,
+            allowed_source_cidrs=settings.allowed_source_cidrs,
+            waf_rate_limit_per_5min=settings.waf_rate_limit_per_5min,
         )
 
         bus = EventBus(
@@ -78,6 +88,29 @@ class CmcWebhooksStack(Stack):
         )
         for subscriber_settings in settings.subscribers:
             subscribers.add(subscriber_settings)
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            api_stage=api.api.deployment_stage,
+            ingest=ingest.function,
+            publisher=publisher.function,
+            dead_letter_queues=[
+                WatchedQueue(
+                    "PublisherOnFailureQueue", "the publisher's on-failure queue", publisher.on_failure_queue
+                ),
+                *(
+                    WatchedQueue(
+                        f"{output_id(name)}SubscriberDeadLetterQueue",
+                        f"the {name} subscriber's dead-letter queue",
+                        subscriber.dead_letter_queue,
+                    )
+                    for name, subscriber in subscribers.subscribers.items()
+                ),
+            ],
+            alarm_email=settings.alarm_email,
+            api_5xx_rate_percent=settings.api_5xx_rate_percent,
+            auth_failures_per_5min=settings.auth_failures_per_5min,
+        )
 
         self.webhook_url = CfnOutput(
             self,
@@ -96,6 +129,13 @@ class CmcWebhooksStack(Stack):
             "RecipientLookupUrl",
             value=api.recipient_lookup_url,
             description="GET with SigV4 (IAM) credentials; replace {address} with a recipient address",
+        )
+        CfnOutput(
+            self,
+            "WebhookAuthSecretName",
+            value=auth.secret_name,
+            description="The secret with the webhook's BASIC credentials (and optional api_key) to enter in "
+            "the CMC console: aws secretsmanager get-secret-value --secret-id <this>",
         )
         self.table_name = CfnOutput(
             self, "EventTableName", value=store.table.table_name, description="The DynamoDB event table"
@@ -139,3 +179,17 @@ class CmcWebhooksStack(Stack):
                 value=subscriber.dead_letter_queue.queue_url,
                 description=f"Events the {name} subscriber did not get or could not process",
             )
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=monitoring.topic.topic_arn,
+            description="The SNS topic every alarm notifies; subscribe to it (alarm_email subscribes one "
+            "address)",
+        )
+        CfnOutput(
+            self,
+            "DashboardName",
+            value=monitoring.dashboard.dashboard_name,
+            description="The CloudWatch dashboard: requests, records, failures, publishing, dead-letter "
+            "queues",
+        )

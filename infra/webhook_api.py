@@ -3,14 +3,45 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from aws_cdk import Acknowledgment, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cmc_webhooks import contract
+from infra.webhook_firewall import WebhookFirewall
+
+# The webhook route in any stage, in the short form API Gateway expands in its own resource policy (the
+# API's ARN cannot be used there: the policy is part of the API).
+WEBHOOK_METHOD_RESOURCE = f"execute-api:/*/POST{contract.WEBHOOK_PATH}"
+
+
+def source_allowlist(cidrs: Sequence[str]) -> iam.PolicyDocument:
+    """A resource policy that lets only `cidrs` POST webhooks. With a resource policy, API Gateway needs
+    an explicit Allow for an unauthenticated route, so the webhook route gets one; the Deny removes
+    every other source. The IAM-authorized lookups get no statement: for callers of this account, their
+    IAM policies decide as before (an Allow to everyone there would open them to any AWS account)."""
+    return iam.PolicyDocument(
+        statements=[
+            iam.PolicyStatement(
+                effect=iam.Effect.ALLOW,
+                principals=[iam.AnyPrincipal()],
+                actions=["execute-api:Invoke"],
+                resources=[WEBHOOK_METHOD_RESOURCE],
+            ),
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["execute-api:Invoke"],
+                resources=[WEBHOOK_METHOD_RESOURCE],
+                conditions={"NotIpAddress": {"aws:SourceIp": list(cidrs)}},
+            ),
+        ]
+    )
 
 
 class WebhookApi(Construct):
@@ -25,10 +56,12 @@ class WebhookApi(Construct):
         throttling_burst_limit: int,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
-        webhook_authorizer: apigw.IAuthorizer | None = None,
+        allowed_source_cidrs: Sequence[str] = (),
+        waf_rate_limit_per_5min: int | None = None,
     ) -> None:
-        """`webhook_authorizer` is the seam for the webhook's own authentication (a later issue);
-        until then CMC's POST is open, and the cdk-nag findings that say so are acknowledged here."""
+        """CMC's POST has no API Gateway authorizer: the function checks its BASIC credentials or
+        api_key (CMC can present nothing else). `allowed_source_cidrs` (empty: any source) and
+        `waf_rate_limit_per_5min` (None: no WAF) are the optional protections in front of it."""
         super().__init__(scope, construct_id)
         self.access_log_group = logs.LogGroup(
             self, "AccessLogs", retention=log_retention, removal_policy=removal_policy
@@ -40,6 +73,7 @@ class WebhookApi(Construct):
             description="Receives Customers Mail Cloud webhooks and serves message lookups",
             # Regional: one caller (CMC's servers) in one place; an edge CloudFront hop adds nothing.
             endpoint_types=[apigw.EndpointType.REGIONAL],
+            policy=source_allowlist(allowed_source_cidrs) if allowed_source_cidrs else None,
             # Access and execution logs need API Gateway's account-level CloudWatch role; create it so a
             # fresh account works. It is account-wide, so it is kept when the stack is deleted.
             cloud_watch_role=True,
@@ -82,13 +116,21 @@ class WebhookApi(Construct):
             )
         )
         integration = apigw.LambdaIntegration(handler, allow_test_invoke=False)
-        Validations.of(self.api.deployment_stage).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-APIG3",
-                reason="The WAFv2 web ACL for this REST API stage is a later issue; until then the stage's "
-                "throttling limits bound the request rate",
+        self.firewall: WebhookFirewall | None = None
+        if waf_rate_limit_per_5min is None:
+            Validations.of(self.api.deployment_stage).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-APIG3",
+                    reason="This stage's WAF web ACL is off (waf_rate_limit_per_5min is null in "
+                    "cdk.json): the stage's throttling bounds the request rate and the function "
+                    "authenticates every webhook; setting waf_rate_limit_per_5min associates a "
+                    "rate-based web ACL",
+                )
             )
-        )
+        else:
+            self.firewall = WebhookFirewall(
+                self, "Firewall", stage=self.api.deployment_stage, rate_limit_per_5min=waf_rate_limit_per_5min
+            )
         cloud_watch_role = self.api.node.find_child("CloudWatchRole")
         Validations.of(cloud_watch_role).acknowledge(
             Acknowledgment(
@@ -100,25 +142,21 @@ class WebhookApi(Construct):
         )
 
         self.webhook_method = self.api.root.resource_for_path(contract.WEBHOOK_PATH).add_method(
-            "POST",
-            integration,
-            authorizer=webhook_authorizer,
-            authorization_type=apigw.AuthorizationType.NONE if webhook_authorizer is None else None,
+            "POST", integration, authorization_type=apigw.AuthorizationType.NONE
         )
-        if webhook_authorizer is None:
-            Validations.of(self.webhook_method).acknowledge(
-                Acknowledgment(
-                    id="AwsSolutions-APIG4",
-                    reason=f"POST {contract.WEBHOOK_PATH} is called by Customers Mail Cloud, which "
-                    "cannot sign requests with IAM or Cognito; its own authentication (BASIC or "
-                    "api_key) is a later issue",
-                ),
-                Acknowledgment(
-                    id="AwsSolutions-COG4",
-                    reason=f"POST {contract.WEBHOOK_PATH} is called by Customers Mail Cloud, which cannot "
-                    "present a Cognito token",
-                ),
-            )
+        Validations.of(self.webhook_method).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-APIG4",
+                reason=f"POST {contract.WEBHOOK_PATH} is called by Customers Mail Cloud, which cannot sign "
+                "requests with IAM; the function authenticates each webhook by its BASIC credentials or "
+                "api_key, checked against the generated Secrets Manager secret, and answers 401 otherwise",
+            ),
+            Acknowledgment(
+                id="AwsSolutions-COG4",
+                reason=f"POST {contract.WEBHOOK_PATH} is called by Customers Mail Cloud, which cannot "
+                "present a Cognito token; the function checks its BASIC credentials or api_key instead",
+            ),
+        )
 
         # The lookups: other AWS workloads and operators sign with SigV4; API Gateway checks the path
         # parameter. One function serves them all (its router picks the route).

@@ -23,6 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # Configured subscriber targets outside the stack: the only account ids a template may hold.
 FUNCTION_ARN = "arn:aws:lambda:ap-northeast-1:111122223333:function:crm-sync"
 TOPIC_ARN = "arn:aws:sns:ap-northeast-1:111122223333:mail-alerts"
+# Documentation ranges (RFC 5737, RFC 3849) and a reserved domain.
+ALLOWED_SOURCE_CIDRS = ["192.0.2.0/24", "198.51.100.17/32", "2001:db8::/32"]
+ALARM_EMAIL = "ops@example.com"
 
 TEST_STAGES: dict[str, dict[str, Any]] = {
     "dev": {
@@ -39,6 +42,15 @@ TEST_STAGES: dict[str, dict[str, Any]] = {
         "published_kinds": ["bounced", "failed", "blocked"],
         "archive_retention_days": 7,
         "subscribers": [{"name": "default", "kind": "queue"}],
+        # Every protection off, as cdk.json's stages ship.
+        "max_body_bytes": 5242880,
+        "soft_bounce_threshold": 3,
+        "soft_bounce_window_days": 7,
+        "allowed_source_cidrs": [],
+        "waf_rate_limit_per_5min": None,
+        "alarm_email": None,
+        "api_5xx_rate_percent": 5,
+        "auth_failures_per_5min": 10,
     },
     "prod": {
         "time_zone": "UTC",
@@ -96,6 +108,15 @@ TEST_STAGES: dict[str, dict[str, Any]] = {
                 },
             },
         ],
+        # Every protection on.
+        "max_body_bytes": 1048576,
+        "soft_bounce_threshold": 5,
+        "soft_bounce_window_days": 30,
+        "allowed_source_cidrs": ALLOWED_SOURCE_CIDRS,
+        "waf_rate_limit_per_5min": 2000,
+        "alarm_email": ALARM_EMAIL,
+        "api_5xx_rate_percent": 2,
+        "auth_failures_per_5min": 25,
     },
 }
 LOG_RETENTION_DAYS = {"dev": 14, "prod": 90}

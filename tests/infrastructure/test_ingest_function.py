@@ -53,6 +53,7 @@ def test_environment_names_the_generated_table_and_carries_the_stage_settings(
     template: Template, settings: StageSettings
 ) -> None:
     table_id, _ = only(template, "AWS::DynamoDB::Table")
+    secret_id, _ = only(template, "AWS::SecretsManager::Secret")
     _, function = ingest(template)
 
     assert function["Properties"]["Environment"]["Variables"] == {
@@ -60,6 +61,11 @@ def test_environment_names_the_generated_table_and_carries_the_stage_settings(
         contract.ENV_TIME_ZONE: settings.time_zone,
         contract.ENV_RETENTION_DAYS: str(settings.retention_days),
         contract.ENV_MAX_RECORDS: str(settings.max_records_per_request),
+        contract.ENV_MAX_BODY_BYTES: str(settings.max_body_bytes),
+        contract.ENV_SOFT_BOUNCE_THRESHOLD: str(settings.soft_bounce_threshold),
+        contract.ENV_SOFT_BOUNCE_WINDOW_DAYS: str(settings.soft_bounce_window_days),
+        # The generated secret's full ARN (Ref), which GetSecretValue takes as its SecretId.
+        contract.ENV_AUTH_SECRET_NAME: {"Ref": secret_id},
         "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": settings.log_level,
@@ -77,6 +83,7 @@ def test_logs_go_to_its_own_log_group_with_the_stage_retention(template: Templat
 
 def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template) -> None:
     table_id, _ = only(template, "AWS::DynamoDB::Table")
+    secret_id, _ = only(template, "AWS::SecretsManager::Secret")
     _, function = ingest(template)
     role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
     log_group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
@@ -112,6 +119,8 @@ def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template
                 "Effect": "Allow",
                 "Resource": {"Fn::Join": ["", [table_arn, f"/index/{contract.RECIPIENT_INDEX}"]]},
             },
+            # The webhook credentials: read only, that one secret only.
+            {"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": {"Ref": secret_id}},
         ]
     ]
 

@@ -16,8 +16,6 @@ EXPECTED_ACKNOWLEDGMENTS = {
     "WebhookApi/Api": {"AwsSolutions-APIG2"},
     "WebhookApi/Api/Default/webhooks/events/POST": {"AwsSolutions-APIG4", "AwsSolutions-COG4"},
     "WebhookApi/Api/Default/messages/{message_id}/GET": {"AwsSolutions-COG4"},
-    "WebhookApi/Api/DeploymentStage.dev": {"AwsSolutions-APIG3"},
-    "WebhookApi/Api/DeploymentStage.prod": {"AwsSolutions-APIG3"},
     "WebhookApi/Api/CloudWatchRole": {
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
         "AmazonAPIGatewayPushToCloudWatchLogs]"
@@ -28,11 +26,13 @@ EXPECTED_ACKNOWLEDGMENTS = {
     "Publisher/Role": {"AwsSolutions-IAM5[Resource::*]"},
     "Publisher/Function": {"AwsSolutions-L1"},
     "Publisher/OnFailureQueue": {"AwsSolutions-SQS3"},
+    "WebhookAuth/Secret": {"AwsSolutions-SMG4"},
 }
 # The test prod stage's subscribers (conftest): a target's DLQ that no queue redrives into, and
 # targets named by ARN, whose account and region CDK cannot compare in an environment-agnostic stack.
 UNRESOLVED_ENVIRONMENT = "@aws-cdk/aws-events:ruleUnresolvedEnvironment"
-SUBSCRIBER_ACKNOWLEDGMENTS = {
+STAGE_ACKNOWLEDGMENTS = {
+    # The test prod stage has a WAF web ACL on its stage; dev has none, and says so.
     "prod": {
         "Subscribers/crm/DeadLetterQueue": {"AwsSolutions-SQS3"},
         "Subscribers/crm/Rule": {UNRESOLVED_ENVIRONMENT},
@@ -42,7 +42,7 @@ SUBSCRIBER_ACKNOWLEDGMENTS = {
         "Subscribers/legacy/DeadLetterQueue": {"AwsSolutions-SQS3"},
     },
     # dev has only a queue subscriber, whose DLQ is its queue's redrive target: nothing to acknowledge.
-    "dev": {},
+    "dev": {"WebhookApi/Api/DeploymentStage.dev": {"AwsSolutions-APIG3"}},
 }
 
 
@@ -72,11 +72,7 @@ def test_only_the_expected_findings_are_acknowledged_each_with_a_reason(
 ) -> None:
     for stage, stack in stacks.items():
         found = acknowledgments(stack)
-        expected = {
-            path: rules
-            for path, rules in EXPECTED_ACKNOWLEDGMENTS.items()
-            if not path.startswith("WebhookApi/Api/DeploymentStage.") or path.endswith(f".{stage}")
-        } | SUBSCRIBER_ACKNOWLEDGMENTS[stage]
+        expected = EXPECTED_ACKNOWLEDGMENTS | STAGE_ACKNOWLEDGMENTS[stage]
         assert {path: set(rules) for path, rules in found.items()} == expected
         for rules in found.values():
             for reason in rules.values():
@@ -93,6 +89,19 @@ def test_reasons_name_the_resource_they_excuse(stacks: dict[str, CmcWebhooksStac
     assert "on-failure" in found["Publisher/OnFailureQueue"]["AwsSolutions-SQS3"]
     for name in ("crm", "alerts", "orders", "legacy"):
         assert f"the {name} subscriber" in found[f"Subscribers/{name}/DeadLetterQueue"]["AwsSolutions-SQS3"]
+    assert "rotated by hand" in found["WebhookAuth/Secret"]["AwsSolutions-SMG4"]
+    assert "current and the previous" in found["WebhookAuth/Secret"]["AwsSolutions-SMG4"]
+    webhook_route = found["WebhookApi/Api/Default/webhooks/events/POST"]["AwsSolutions-APIG4"]
+    assert "the function authenticates each webhook" in webhook_route
+
+
+def test_the_missing_waf_is_acknowledged_only_where_the_stage_has_none(
+    stacks: dict[str, CmcWebhooksStack],
+) -> None:
+    no_waf = acknowledgments(stacks["dev"])["WebhookApi/Api/DeploymentStage.dev"]["AwsSolutions-APIG3"]
+
+    assert "waf_rate_limit_per_5min is null" in no_waf
+    assert "WebhookApi/Api/DeploymentStage.prod" not in acknowledgments(stacks["prod"])
 
 
 def test_the_check_does_catch_an_unacknowledged_finding() -> None:

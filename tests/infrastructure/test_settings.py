@@ -66,7 +66,7 @@ def test_missing_stages_object_is_reported() -> None:
         ({"throttling_burst_limit": "20"}, "throttling_burst_limit must be int"),
         ({"retain_data": "yes"}, "retain_data must be bool"),
         ({"powertools_layer_version": ""}, "powertools_layer_version must not be empty"),
-        ({"alarm_email": "ops@example.com"}, r"unknown settings \['alarm_email'\]"),
+        ({"waf": True}, r"unknown settings \['waf'\]"),
         ({"event_source": "aws.ses"}, "event_source must match"),
         ({"event_source": ""}, "event_source must match"),
         ({"published_kinds": []}, "published_kinds must be a non-empty list"),
@@ -76,6 +76,26 @@ def test_missing_stages_object_is_reported() -> None:
         ({"archive_retention_days": 0}, "archive_retention_days must be from 1 to 36500"),
         ({"archive_retention_days": "7"}, "archive_retention_days must be int"),
         ({"subscribers": {"name": "default"}}, "subscribers must be a list"),
+        ({"max_body_bytes": 6 * 1024 * 1024 + 1}, "max_body_bytes must be from 1024 to 6291456"),
+        ({"max_body_bytes": 1023}, "max_body_bytes must be from 1024 to 6291456"),
+        ({"soft_bounce_threshold": 0}, "soft_bounce_threshold must be from 1 to 100"),
+        # dev keeps events 30 days: a longer window would count bounces that are already deleted.
+        ({"soft_bounce_window_days": 31}, "soft_bounce_window_days must be from 1 to 30"),
+        ({"allowed_source_cidrs": "192.0.2.0/24"}, "allowed_source_cidrs must be a list"),
+        ({"allowed_source_cidrs": None}, "allowed_source_cidrs must be a list"),
+        ({"allowed_source_cidrs": ["192.0.2.1/24"]}, "'192.0.2.1/24' is not a network in CIDR notation"),
+        ({"allowed_source_cidrs": ["cmc.example.jp"]}, "is not a network in CIDR notation"),
+        ({"allowed_source_cidrs": [""]}, "allowed_source_cidrs must hold non-empty strings"),
+        ({"allowed_source_cidrs": ["192.0.2.0/24"] * 2}, "allowed_source_cidrs must not repeat a value"),
+        ({"waf_rate_limit_per_5min": 9}, "waf_rate_limit_per_5min must be from 10 to 2000000000"),
+        ({"waf_rate_limit_per_5min": "2000"}, "waf_rate_limit_per_5min must be int"),
+        ({"waf_rate_limit_per_5min": False}, "waf_rate_limit_per_5min must be int"),
+        ({"alarm_email": "ops"}, "alarm_email must be an e-mail address or null"),
+        ({"alarm_email": ""}, "alarm_email must be an e-mail address or null"),
+        ({"alarm_email": ["ops@example.com"]}, "alarm_email must be str"),
+        ({"api_5xx_rate_percent": 0}, "api_5xx_rate_percent must be from 1 to 100"),
+        ({"api_5xx_rate_percent": 101}, "api_5xx_rate_percent must be from 1 to 100"),
+        ({"auth_failures_per_5min": 0}, "auth_failures_per_5min must be from 1 to 1000000"),
     ],
 )
 def test_invalid_values_fail_the_synth_with_a_clear_message(change: dict[str, Any], message: str) -> None:
@@ -87,6 +107,30 @@ def test_invalid_values_fail_the_synth_with_a_clear_message(change: dict[str, An
 def test_time_zone_takes_what_the_function_takes(time_zone: str) -> None:
     settings = StageSettings.from_mapping("dev", TEST_STAGES["dev"] | {"time_zone": time_zone})
     assert settings.time_zone == time_zone
+
+
+def test_waf_and_alarm_email_are_off_when_null_or_left_out() -> None:
+    # CDK drops null context values, so cdk.json's `null` arrives as a missing key.
+    left_out = {
+        key: value
+        for key, value in TEST_STAGES["prod"].items()
+        if key not in {"waf_rate_limit_per_5min", "alarm_email"}
+    }
+    null = TEST_STAGES["prod"] | {"waf_rate_limit_per_5min": None, "alarm_email": None}
+
+    for raw in (left_out, null):
+        settings = StageSettings.from_mapping("prod", raw)
+        assert settings.waf_rate_limit_per_5min is None
+        assert settings.alarm_email is None
+
+
+def test_the_allowlist_takes_ipv4_and_ipv6_networks_and_is_off_when_empty() -> None:
+    assert StageSettings.from_mapping("dev", TEST_STAGES["dev"]).allowed_source_cidrs == ()
+    assert StageSettings.from_mapping("prod", TEST_STAGES["prod"]).allowed_source_cidrs == (
+        "192.0.2.0/24",
+        "198.51.100.17/32",
+        "2001:db8::/32",
+    )
 
 
 def test_a_missing_setting_is_named() -> None:

@@ -8,7 +8,13 @@ from aws_cdk.assertions import Template
 
 from cmc_webhooks import contract
 from infra.settings import StageSettings
-from tests.infrastructure.conftest import LOG_RETENTION_DAYS, only
+from tests.infrastructure.conftest import (
+    ALLOWED_SOURCE_CIDRS,
+    LOG_RETENTION_DAYS,
+    TEST_STAGES,
+    build_stack,
+    only,
+)
 
 
 def method(template: Template, http_method: str, path: str) -> dict[str, Any]:
@@ -36,7 +42,11 @@ def method(template: Template, http_method: str, path: str) -> dict[str, Any]:
     return dict(found)
 
 
-def test_the_webhook_route_is_open_until_its_authentication_issue(template: Template) -> None:
+def test_the_webhook_route_has_no_api_gateway_authorizer_since_the_function_authenticates(
+    template: Template,
+) -> None:
+    # CMC presents BASIC credentials or an api_key, which the function checks against the secret
+    # (test_webhook_auth.py); IAM or Cognito is nothing CMC can do.
     properties = method(template, "POST", contract.WEBHOOK_PATH)["Properties"]
 
     assert properties["AuthorizationType"] == "NONE"
@@ -144,3 +154,101 @@ def test_api_gateways_logging_role_has_only_its_push_to_cloudwatch_policy(templa
         for policy in template.find_resources("AWS::IAM::Policy").values()
         if {"Ref": role_id} in policy["Properties"]["Roles"]
     ]
+
+
+WEBHOOK_METHOD = "execute-api:/*/POST/webhooks/events"
+
+
+def test_without_an_allowlist_the_api_has_no_resource_policy(dev: Template) -> None:
+    _, api = only(dev, "AWS::ApiGateway::RestApi")
+    assert "Policy" not in api["Properties"]
+
+
+def test_the_allowlist_denies_other_sources_the_webhook_route_only(prod: Template) -> None:
+    _, api = only(prod, "AWS::ApiGateway::RestApi")
+
+    assert api["Properties"]["Policy"]["Statement"] == [
+        # An unauthenticated route needs an explicit Allow once the API has a resource policy...
+        {
+            "Action": "execute-api:Invoke",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Resource": WEBHOOK_METHOD,
+        },
+        # ...and every source outside the allowlist is denied it.
+        {
+            "Action": "execute-api:Invoke",
+            "Condition": {"NotIpAddress": {"aws:SourceIp": ALLOWED_SOURCE_CIDRS}},
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Resource": WEBHOOK_METHOD,
+        },
+    ]
+    # No statement names the GET lookups: callers of this account stay governed by their IAM policies
+    # alone, and no other account gains access (an Allow to "*" there would grant it).
+    assert "GET" not in str(api["Properties"]["Policy"])
+    assert method(prod, "GET", contract.MESSAGE_LOOKUP_PATH)["Properties"]["AuthorizationType"] == "AWS_IAM"
+    assert method(prod, "GET", contract.RECIPIENT_LOOKUP_PATH)["Properties"]["AuthorizationType"] == "AWS_IAM"
+
+
+def test_changing_the_allowlist_redeploys_the_stage() -> None:
+    # API Gateway applies a changed resource policy only with a new deployment.
+    def deployment_id(cidrs: list[str]) -> str:
+        stages = {"dev": TEST_STAGES["dev"] | {"allowed_source_cidrs": cidrs}}
+        deployment_id, _ = only(
+            Template.from_stack(build_stack({"stages": stages})), "AWS::ApiGateway::Deployment"
+        )
+        return deployment_id
+
+    ids = {deployment_id([]), deployment_id(["192.0.2.0/24"]), deployment_id(["192.0.2.0/25"])}
+    assert len(ids) == 3
+
+
+def test_without_a_rate_limit_there_is_no_web_acl(dev: Template) -> None:
+    assert not dev.find_resources("AWS::WAFv2::WebACL")
+    assert not dev.find_resources("AWS::WAFv2::WebACLAssociation")
+
+
+def test_the_web_acl_blocks_a_source_ip_above_the_rate_limit_and_nothing_else(prod: Template) -> None:
+    _, web_acl = only(prod, "AWS::WAFv2::WebACL")
+    properties = web_acl["Properties"]
+
+    assert properties["Scope"] == "REGIONAL"
+    assert properties["DefaultAction"] == {"Allow": {}}
+    (rule,) = properties["Rules"]
+    assert rule["Action"] == {"Block": {}}
+    assert rule["Statement"] == {
+        "RateBasedStatement": {
+            "AggregateKeyType": "IP",
+            "EvaluationWindowSec": 300,
+            "Limit": TEST_STAGES["prod"]["waf_rate_limit_per_5min"],
+        }
+    }
+    # Metrics, but no sampled requests (they would keep request headers, Authorization among them).
+    for visibility in (properties["VisibilityConfig"], rule["VisibilityConfig"]):
+        assert visibility["CloudWatchMetricsEnabled"] is True
+        assert visibility["SampledRequestsEnabled"] is False
+
+
+def test_the_web_acl_is_associated_with_the_api_stage(prod: Template) -> None:
+    web_acl_id, _ = only(prod, "AWS::WAFv2::WebACL")
+    api_id, _ = only(prod, "AWS::ApiGateway::RestApi")
+    stage_id, _ = only(prod, "AWS::ApiGateway::Stage")
+    _, association = only(prod, "AWS::WAFv2::WebACLAssociation")
+
+    assert association["Properties"]["WebACLArn"] == {"Fn::GetAtt": [web_acl_id, "Arn"]}
+    assert association["Properties"]["ResourceArn"] == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":apigateway:",
+                {"Ref": "AWS::Region"},
+                "::/restapis/",
+                {"Ref": api_id},
+                "/stages/",
+                {"Ref": stage_id},
+            ],
+        ]
+    }

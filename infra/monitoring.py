@@ -1,0 +1,290 @@
+"""Alarms on what would lose or delay events, an SNS topic they notify, and a dashboard.
+
+Every alarm looks at 5-minute periods, notifies the topic when it goes off and when it is OK again,
+and treats missing data as fine: the metrics below exist only when something happens (a request, an
+invocation, a failure), so no data means nothing went wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from cmc_webhooks import contract
+
+PERIOD = Duration.minutes(5)
+# The publisher lags this far behind the table's stream: its batches keep failing, or it is throttled.
+MAX_ITERATOR_AGE = Duration.minutes(5)
+# The function's metrics (Powertools EMF, dimension service=<SERVICE_NAME>) that alarms and widgets use;
+# tests/infrastructure/test_monitoring.py checks that the handlers emit each of these names.
+AUTH_FAILURES = "AuthFailures"
+STORAGE_FAILURES = "StorageFailures"
+REQUESTS_REFUSED = "RequestsRefused"
+RECORD_METRICS = (
+    "RecordsReceived",
+    "RecordsWritten",
+    "RecordsDuplicated",
+    "RecordsQuarantined",
+    "RecordsUnrecognized",
+)
+PUBLISHER_METRICS = ("EventsPublished", "EventsPublishFailed")
+
+
+@dataclass(frozen=True)
+class WatchedQueue:
+    """A dead-letter queue: anything in it is an event that did not get through."""
+
+    id: str  # part of the alarm's construct id, e.g. "PublisherOnFailureQueue"
+    what: str  # in the alarm's description, e.g. "the publisher's on-failure queue"
+    queue: sqs.IQueue
+
+
+def service_metric(name: str, *, statistic: str = "Sum") -> cloudwatch.Metric:
+    """A metric the functions emit through Powertools Metrics."""
+    return cloudwatch.Metric(
+        namespace=contract.METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": contract.SERVICE_NAME},
+        statistic=statistic,
+        period=PERIOD,
+    )
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        api_stage: apigw.Stage,
+        ingest: lambda_.IFunction,
+        publisher: lambda_.IFunction,
+        dead_letter_queues: Sequence[WatchedQueue],
+        alarm_email: str | None,
+        api_5xx_rate_percent: int,
+        auth_failures_per_5min: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.topic = self._alarm_topic(alarm_email)
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+
+        requests = api_stage.metric_count(statistic="Sum", period=PERIOD)
+        server_errors = api_stage.metric_server_error(statistic="Sum", period=PERIOD)
+        self._alarm(
+            "Api5xxRate",
+            cloudwatch.MathExpression(
+                expression="100 * errors / requests",
+                using_metrics={"errors": server_errors, "requests": requests},
+                label="5xx answers (% of requests)",
+                period=PERIOD,
+            ),
+            threshold=api_5xx_rate_percent,
+            description=f"{api_5xx_rate_percent}% or more of the API's answers in 5 minutes were 5xx: "
+            "CMC retries them, but look at the ingest function's errors and StorageFailures",
+        )
+        for name, function in (("Ingest", ingest), ("Publisher", publisher)):
+            self._alarm(
+                f"{name}Errors",
+                function.metric_errors(statistic="Sum", period=PERIOD),
+                description=f"The {name.lower()} function failed (an unhandled error or a timeout); "
+                "see its log group",
+            )
+            self._alarm(
+                f"{name}Throttles",
+                function.metric_throttles(statistic="Sum", period=PERIOD),
+                description=f"Lambda throttled the {name.lower()} function: the account's or region's "
+                "concurrency is exhausted",
+            )
+        self._alarm(
+            "PublisherIteratorAge",
+            publisher.metric("IteratorAge", statistic="Maximum", period=PERIOD),
+            threshold=MAX_ITERATOR_AGE.to_milliseconds(),
+            description="The publisher lags more than 5 minutes behind the event table's stream: bounces "
+            "reach subscribers late. After 6 h, unpublished records go to its on-failure queue",
+        )
+        for watched in dead_letter_queues:
+            self._alarm(
+                f"{watched.id}Depth",
+                watched.queue.metric_approximate_number_of_messages_visible(
+                    statistic="Maximum", period=PERIOD
+                ),
+                description=f"Events are waiting in {watched.what}: they did not get through "
+                "(docs/events.md says how to redrive or re-publish them)",
+            )
+        self._alarm(
+            "AuthFailures",
+            service_metric(AUTH_FAILURES),
+            threshold=auth_failures_per_5min,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            description=f"More than {auth_failures_per_5min} webhooks in 5 minutes failed authentication "
+            "(401): the CMC console's credentials and the secret differ, or someone is guessing",
+        )
+        self._alarm(
+            "StorageFailures",
+            service_metric(STORAGE_FAILURES),
+            description="The ingest function answered 503: DynamoDB refused writes after retries, or the "
+            "credentials secret could not be read. CMC retries; nothing was acknowledged unstored",
+        )
+        self.dashboard = self._dashboard(api_stage, ingest, publisher, dead_letter_queues)
+
+    def _alarm_topic(self, alarm_email: str | None) -> sns.Topic:
+        # CloudWatch cannot publish to a topic encrypted with the AWS managed key (alias/aws/sns), whose
+        # policy cannot be changed to let it; this key's policy lets CloudWatch use it.
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description=f"Encrypts {Stack.of(self).stack_name}'s alarm notifications",
+            enable_key_rotation=True,
+            # It protects notifications in transit only; nothing stays encrypted with it.
+            removal_policy=RemovalPolicy.DESTROY,
+            pending_window=Duration.days(7),
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+            )
+        )
+        topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            display_name=f"{Stack.of(self).stack_name} alarms",
+            master_key=key,
+            enforce_ssl=True,
+        )
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={
+                    "ArnLike": {
+                        "aws:SourceArn": Stack.of(self).format_arn(
+                            service="cloudwatch",
+                            resource="alarm",
+                            resource_name="*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
+            )
+        )
+        if alarm_email is not None:
+            topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        return topic
+
+    def _alarm(
+        self,
+        construct_id: str,
+        metric: cloudwatch.IMetric,
+        *,
+        description: str,
+        threshold: float = 1,
+        comparison: cloudwatch.ComparisonOperator = (
+            cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+        ),
+    ) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=comparison,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=f"{Stack.of(self).stack_name}: {description}",
+        )
+        action = cloudwatch_actions.SnsAction(self.topic)
+        alarm.add_alarm_action(action)
+        alarm.add_ok_action(action)
+        self.alarms[construct_id] = alarm
+        return alarm
+
+    def _dashboard(
+        self,
+        api_stage: apigw.Stage,
+        ingest: lambda_.IFunction,
+        publisher: lambda_.IFunction,
+        dead_letter_queues: Sequence[WatchedQueue],
+    ) -> cloudwatch.Dashboard:
+        def graph(
+            title: str, left: list[cloudwatch.IMetric], right: Sequence[cloudwatch.IMetric] = ()
+        ) -> cloudwatch.GraphWidget:
+            return cloudwatch.GraphWidget(title=title, left=left, right=list(right), width=12, height=6)
+
+        def functions(metric: str) -> list[cloudwatch.IMetric]:
+            return [
+                function.metric(metric, statistic="Sum", period=PERIOD, label=f"{name} {metric.lower()}")
+                for name, function in (("ingest", ingest), ("publisher", publisher))
+            ]
+
+        dashboard = cloudwatch.Dashboard(self, "Dashboard")
+        dashboard.add_widgets(
+            graph(
+                "API requests and errors",
+                [
+                    api_stage.metric_count(statistic="Sum", period=PERIOD, label="requests"),
+                    api_stage.metric_client_error(statistic="Sum", period=PERIOD, label="4xx"),
+                    api_stage.metric_server_error(statistic="Sum", period=PERIOD, label="5xx"),
+                ],
+            ),
+            graph(
+                "API latency (ms)",
+                [
+                    api_stage.metric_latency(statistic="p50", period=PERIOD, label="p50"),
+                    api_stage.metric_latency(statistic="p99", period=PERIOD, label="p99"),
+                    api_stage.metric_integration_latency(
+                        statistic="p99", period=PERIOD, label="integration p99"
+                    ),
+                ],
+            ),
+        )
+        dashboard.add_widgets(
+            graph("Webhook records", [service_metric(name) for name in RECORD_METRICS]),
+            graph(
+                "Refused and failed webhooks",
+                [service_metric(name) for name in (AUTH_FAILURES, REQUESTS_REFUSED, STORAGE_FAILURES)],
+            ),
+        )
+        dashboard.add_widgets(
+            graph("Function errors and throttles", functions("Errors") + functions("Throttles")),
+            graph(
+                "Publishing",
+                [service_metric(name) for name in PUBLISHER_METRICS],
+                right=[
+                    publisher.metric(
+                        "IteratorAge", statistic="Maximum", period=PERIOD, label="iterator age (ms)"
+                    )
+                ],
+            ),
+        )
+        dashboard.add_widgets(
+            graph(
+                "Dead-letter queues (visible messages)",
+                [
+                    watched.queue.metric_approximate_number_of_messages_visible(
+                        statistic="Maximum", period=PERIOD, label=watched.what
+                    )
+                    for watched in dead_letter_queues
+                ],
+            ),
+            cloudwatch.AlarmStatusWidget(
+                title="Alarms", alarms=list(self.alarms.values()), width=12, height=6
+            ),
+        )
+        return dashboard

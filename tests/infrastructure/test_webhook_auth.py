@@ -1,0 +1,89 @@
+"""The webhook credentials: generated into Secrets Manager, readable by the ingest function alone."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk.assertions import Template
+
+from cmc_webhooks import contract
+from tests.infrastructure.conftest import function_with_handler, only
+
+INGEST_HANDLER = "cmc_webhooks.handlers.api.lambda_handler"
+
+
+def test_cloudformation_generates_a_32_character_alphanumeric_password_for_user_cmc(
+    template: Template,
+) -> None:
+    _, secret = only(template, "AWS::SecretsManager::Secret")
+    generated = secret["Properties"]["GenerateSecretString"]
+
+    assert json.loads(generated["SecretStringTemplate"]) == {"username": "cmc"}
+    assert generated["GenerateStringKey"] == "password"
+    assert generated["PasswordLength"] == 32
+    assert generated["ExcludePunctuation"] is True
+    assert generated["IncludeSpace"] is False
+    # Nothing about the value is in the template: no SecretString, no customer key to manage.
+    assert "SecretString" not in secret["Properties"]
+    assert "KmsKeyId" not in secret["Properties"]
+    # Credentials, not data: a new stack generates new ones (Secrets Manager keeps a deleted secret
+    # recoverable for 30 days).
+    assert secret["DeletionPolicy"] == "Delete"
+
+
+def test_the_ingest_function_is_told_the_secret_and_no_setting_turns_it_off(template: Template) -> None:
+    secret_id, _ = only(template, "AWS::SecretsManager::Secret")
+    _, function = function_with_handler(template, INGEST_HANDLER)
+    variables = function["Properties"]["Environment"]["Variables"]
+
+    # Ref of a secret is its full ARN: GetSecretValue takes it as the SecretId, unambiguously.
+    assert variables[contract.ENV_AUTH_SECRET_NAME] == {"Ref": secret_id}
+    # The local-only variables would make the deployed function check values from its environment.
+    assert contract.ENV_LOCAL_BASIC_AUTH not in variables
+    assert contract.ENV_LOCAL_API_KEY not in variables
+
+
+def test_only_the_ingest_function_may_read_the_secret_and_only_that_one(template: Template) -> None:
+    secret_id, _ = only(template, "AWS::SecretsManager::Secret")
+    _, ingest = function_with_handler(template, INGEST_HANDLER)
+    ingest_role = ingest["Properties"]["Role"]["Fn::GetAtt"][0]
+
+    readers = {
+        role["Ref"]
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "secretsmanager" in json.dumps(statement["Action"])
+        for role in policy["Properties"]["Roles"]
+    }
+    (statement,) = [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": ingest_role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "secretsmanager" in json.dumps(statement["Action"])
+    ]
+
+    assert readers == {ingest_role}
+    assert statement == {
+        "Action": "secretsmanager:GetSecretValue",
+        "Effect": "Allow",
+        "Resource": {"Ref": secret_id},
+    }
+    # No resource policy widens access to it.
+    assert not template.find_resources("AWS::SecretsManager::ResourcePolicy")
+
+
+def test_the_output_names_the_secret_to_read_the_credentials_from(template: Template) -> None:
+    secret_id, _ = only(template, "AWS::SecretsManager::Secret")
+    output = template.to_json()["Outputs"]["WebhookAuthSecretName"]
+
+    # arn:…:secret:<name>-<6 random characters>; a generated <name> is <logical id>-<random>, so the name
+    # is the ARN's last part without the suffix: the first two '-'-separated pieces.
+    resource_name = {"Fn::Select": [6, {"Fn::Split": [":", {"Ref": secret_id}]}]}
+    assert output["Value"] == {
+        "Fn::Join": [
+            "-",
+            [{"Fn::Select": [i, {"Fn::Split": ["-", resource_name]}]} for i in (0, 1)],
+        ]
+    }
+    assert "get-secret-value" in output["Description"]
