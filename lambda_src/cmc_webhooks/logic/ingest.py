@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cache, lru_cache
 from typing import Any
 
+from aws_lambda_powertools.utilities.parser import parse
 from pydantic import TypeAdapter, ValidationError
 
 from cmc_webhooks import contract
@@ -102,7 +103,7 @@ def _parse_envelope(document: dict[str, Any]) -> WebhookEnvelope:
     if not isinstance(document["event"], dict):
         raise InvalidEnvelope('`event` must be an object keyed by event type, e.g. {"deliveries": [...]}')
     try:
-        return WebhookEnvelope.model_validate(document)
+        return parse(event=document, model=WebhookEnvelope)  # Powertools Parser
     except ValidationError as exc:
         raise InvalidEnvelope(f"invalid webhook envelope: {describe(exc)}") from exc
 
