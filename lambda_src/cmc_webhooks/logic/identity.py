@@ -45,5 +45,10 @@ def normalize_address(address: str) -> str:
 
 def event_id(event_type: str, server_composition: str, record: Any) -> str:
     """Derived from the content only, so a record posted twice gets the same key."""
+    return record_key(event_type, server_composition, record)[0]
+
+
+def record_key(event_type: str, server_composition: str, record: Any) -> tuple[str, int]:
+    """The event id, and the length of the record as canonical JSON (a cheap bound on its item's size)."""
     canonical = canonical_json([event_type, server_composition, record])
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32], len(canonical)

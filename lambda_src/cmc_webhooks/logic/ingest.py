@@ -20,13 +20,14 @@ from pydantic import TypeAdapter, ValidationError
 from cmc_webhooks import contract
 from cmc_webhooks.errors import InvalidEnvelope, TooManyRecords
 from cmc_webhooks.logic.classify import classify
-from cmc_webhooks.logic.identity import event_id, normalize_address, normalize_message_id
+from cmc_webhooks.logic.identity import event_id, normalize_address, normalize_message_id, record_key
 from cmc_webhooks.models.cmc import RECORD_MODELS, BounceRecord, DeliveryRecord, WebhookEnvelope
 from cmc_webhooks.models.store import StoredItem
 
 BOUNCED = "bounced"
 # DynamoDB's item limit is 400 KB; leave room for its per-attribute overhead.
 ITEM_MAX_BYTES = 390_000
+SAFE_RECORD_CHARS = 40_000  # 2 copies x 4 bytes x 40,000 characters, well under ITEM_MAX_BYTES
 QUARANTINE_RAW_CHARS = 90_000
 RecordModel = DeliveryRecord | BounceRecord
 
@@ -160,9 +161,10 @@ class _ItemBuilder:
         self.expires_at = int((received_utc + options.retention).timestamp())
         self.quarantine_partition = contract.QUARANTINE_PARTITION_PREFIX + received_utc.date().isoformat()
 
-    def _base(self, event_type: str, record: Any, message_id: str, sk_time: str) -> StoredItem:
-        eid = event_id(event_type, self.server_composition, record)
-        return {
+    def _base(self, event_type: str, record: Any, message_id: str, sk_time: str) -> tuple[StoredItem, int]:
+        """The item's common attributes, and the record's size as canonical JSON."""
+        eid, record_chars = record_key(event_type, self.server_composition, record)
+        item: StoredItem = {
             "message_id": message_id,
             "sk": f"{contract.EVENT_SORT_KEY_PREFIX}{sk_time}#{eid}",
             "kind": "event",
@@ -172,6 +174,7 @@ class _ItemBuilder:
             "expires_at": self.expires_at,
             "server_composition": self.server_composition,
         }
+        return item, record_chars
 
     def add_event(
         self, batch: Batch, event_type: str, record: dict[str, Any], parsed: DeliveryRecord | BounceRecord
@@ -185,7 +188,7 @@ class _ItemBuilder:
         if not message_id:
             self.add_quarantine(batch, event_type, record, "messageId: empty once <> are removed")
             return
-        item = self._base(event_type, record, message_id, sk_time)
+        item, record_chars = self._base(event_type, record, message_id, sk_time)
         item["occurred_at"] = occurred_at
         item["message_id_raw"] = parsed.message_id
         item["recipient"] = parsed.recipient
@@ -207,7 +210,7 @@ class _ItemBuilder:
             item["extra"] = _dumps(parsed.model_extra)
             batch.with_unknown_fields += 1
         _classify_into(item, bounce_code=item.get("bounce_code"))
-        self._admit(batch, event_type, record, item)
+        self._admit(batch, event_type, record, item, record_chars)
 
     def add_unrecognized(self, batch: Batch, event_type: str, record: Any) -> None:
         """An event type we do not model: keep it whole under its message, never mis-mapped."""
@@ -221,7 +224,7 @@ class _ItemBuilder:
             sk_time = _utc_key(_local_time(created, self.tz)) if isinstance(created, str) else "unknown-time"
         except ValueError:
             sk_time = "unknown-time"
-        item = self._base(event_type, record, message_id, sk_time)
+        item, record_chars = self._base(event_type, record, message_id, sk_time)
         item["message_id_raw"] = raw_id or ""
         item["raw"] = _dumps(record)
         if sk_time != "unknown-time":
@@ -233,11 +236,11 @@ class _ItemBuilder:
         if "recipient" in item:
             item["recipient_key"] = normalize_address(item["recipient"])
         _classify_into(item, bounce_code=item.get("status"))
-        self._admit(batch, event_type, record, item)
+        self._admit(batch, event_type, record, item, record_chars)
 
-    def _admit(self, batch: Batch, event_type: str, record: Any, item: StoredItem) -> None:
+    def _admit(self, batch: Batch, event_type: str, record: Any, item: StoredItem, record_chars: int) -> None:
         """Store the item unless DynamoDB would refuse it, which would sink the whole request."""
-        problem = storage_limit_problem(item)
+        problem = storage_limit_problem(item, record_chars)
         if problem:
             self.add_quarantine(batch, event_type, record, problem)
         else:
@@ -264,21 +267,26 @@ class _ItemBuilder:
             batch.quarantined += 1
 
 
-def storage_limit_problem(item: StoredItem) -> str | None:
-    """What DynamoDB would refuse in this item: key sizes and the 400 KB item limit."""
-    if len(item["message_id"].encode("utf-8")) > contract.PARTITION_KEY_MAX_BYTES:
-        return f"messageId: longer than {contract.PARTITION_KEY_MAX_BYTES} bytes"
-    if len(item.get("recipient_key", "").encode("utf-8")) > contract.PARTITION_KEY_MAX_BYTES:
-        return f"to: longer than {contract.PARTITION_KEY_MAX_BYTES} bytes"
-    # A character is at most 4 bytes of UTF-8: an upper bound that spares encoding every item.
-    rough = sum(len(name) + (len(value) * 4 if isinstance(value, str) else 8) for name, value in item.items())
-    if rough > ITEM_MAX_BYTES:
-        size = sum(
-            len(name) + (len(value.encode("utf-8", "surrogatepass")) if isinstance(value, str) else 8)
-            for name, value in item.items()
-        )
-        if size > ITEM_MAX_BYTES:
-            return f"record: {size} bytes stored, more than the {ITEM_MAX_BYTES} an item can hold"
+def storage_limit_problem(item: StoredItem, record_chars: int) -> str | None:
+    """What DynamoDB would refuse in this item: key sizes and the 400 KB item limit.
+
+    An item holds each field of its record at most twice (e.g. `to` as `recipient` and
+    `recipient_key`) plus bounded attributes, and a character is at most 4 bytes of UTF-8: a
+    record under SAFE_RECORD_CHARS cannot overflow, so most items skip the byte count.
+    """
+    for key, label in ((item["message_id"], "messageId"), (item.get("recipient_key", ""), "to")):
+        if len(key) * 4 > contract.PARTITION_KEY_MAX_BYTES and (
+            len(key.encode("utf-8", "surrogatepass")) > contract.PARTITION_KEY_MAX_BYTES
+        ):
+            return f"{label}: longer than {contract.PARTITION_KEY_MAX_BYTES} bytes"
+    if record_chars <= SAFE_RECORD_CHARS:
+        return None
+    size = sum(
+        len(name) + (len(value.encode("utf-8", "surrogatepass")) if isinstance(value, str) else 8)
+        for name, value in item.items()
+    )
+    if size > ITEM_MAX_BYTES:
+        return f"record: {size} bytes stored, more than the {ITEM_MAX_BYTES} an item can hold"
     return None
 
 
