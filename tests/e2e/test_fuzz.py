@@ -109,6 +109,7 @@ content_types = st.sampled_from(
         "application/x-www-form-urlencoded",
         "text/plain",
         "multipart/form-data",
+        "multipart/form-data; boundary=x",
         "application/json; charset=nope",
     ]
 )

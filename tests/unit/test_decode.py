@@ -134,3 +134,34 @@ def test_without_a_content_type_the_body_is_sniffed() -> None:
 def test_content_type_parsing() -> None:
     assert parse_content_type('Application/JSON; Charset="Shift_JIS"') == ("application/json", "shift_jis")
     assert parse_content_type(None) == ("", "utf-8")
+
+
+def multipart_body(fields: list[tuple[str, str]], boundary: str, *, part_charset: str | None) -> str:
+    header = f"Content-Type: text/plain; charset={part_charset}\r\n" if part_charset else ""
+    parts = "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n{header}\r\n{value}\r\n'
+        for name, value in fields
+    )
+    return parts + f"--{boundary}--\r\n"
+
+
+@pytest.mark.parametrize("part_charset", [None, "UTF-8"])
+def test_multipart_form_data_carries_the_same_fields(part_charset: str | None) -> None:
+    document = load_fixture("seed_deliveries_queued")
+    fields = [
+        ("event_type", "deliveries"),
+        ("server_composition", "pro"),
+        ("event", json.dumps(document["event"], ensure_ascii=False)),
+    ]
+    body = multipart_body(fields, "b0undary", part_charset=part_charset)
+
+    decoded = decode_webhook_body(
+        body, is_base64=False, content_type="multipart/form-data; boundary=b0undary"
+    )
+
+    assert decoded == document  # the Japanese subject survives either way
+
+
+def test_a_multipart_body_that_does_not_match_its_boundary_is_refused() -> None:
+    with pytest.raises(InvalidEnvelope, match="boundary"):
+        decode_webhook_body("no parts here", is_base64=False, content_type="multipart/form-data; boundary=zz")

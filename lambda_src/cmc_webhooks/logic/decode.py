@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -12,6 +14,7 @@ from cmc_webhooks.errors import InvalidEnvelope, UnsupportedMediaType
 
 JSON_TYPES = frozenset({"application/json", "text/json"})
 FORM_TYPE = "application/x-www-form-urlencoded"
+MULTIPART_TYPE = "multipart/form-data"
 # Form fields CMC sends besides `event` (which holds JSON as a string).
 FORM_TEXT_FIELDS = ("event_type", "server_composition", "api_key")
 
@@ -40,9 +43,12 @@ def decode_webhook_body(body: str | None, *, is_base64: bool, content_type: str 
         document = _load_json(_text(raw, charset), "the body")
     elif media_type == FORM_TYPE:
         document = _form_document(raw, charset)
+    elif media_type == MULTIPART_TYPE:
+        document = _multipart_document(raw, content_type or "", charset)
     else:
         raise UnsupportedMediaType(
-            f"content type {media_type!r} is not supported: send application/json or {FORM_TYPE}"
+            f"content type {media_type!r} is not supported: "
+            f"send application/json, {FORM_TYPE} or {MULTIPART_TYPE}"
         )
     if not isinstance(document, dict):
         raise InvalidEnvelope("the body must be a JSON object with `event_type` and `event`")
@@ -88,6 +94,32 @@ def _form_document(raw: bytes, charset: str) -> dict[str, Any]:
         raise InvalidEnvelope(f"a form field is not valid {charset} text") from exc
     except LookupError as exc:
         raise UnsupportedMediaType(f"charset {charset!r} is not known") from exc
+    return _fields_document(fields)
+
+
+def _multipart_document(raw: bytes, content_type: str, charset: str) -> dict[str, Any]:
+    """multipart/form-data with the same fields as the form encoding (file parts are ignored)."""
+    message = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw
+    )
+    if not message.is_multipart():
+        raise InvalidEnvelope("the multipart body has no parts (is the boundary right?)")
+    fields: dict[str, str] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str) and part.get_filename() is None:
+            payload = part.get_payload(decode=True)
+            # A part without its own charset is in the request's (UTF-8 unless declared).
+            try:
+                fields[name] = (payload if isinstance(payload, bytes) else b"").decode(
+                    part.get_content_charset() or charset
+                )
+            except (LookupError, UnicodeDecodeError) as exc:
+                raise InvalidEnvelope(f"the multipart field {name!r} cannot be read as text") from exc
+    return _fields_document(fields)
+
+
+def _fields_document(fields: dict[str, str]) -> dict[str, Any]:
     if "event" not in fields:
         raise InvalidEnvelope("the form has no `event` field")
     event = _load_json(fields["event"], "the form field `event`")
