@@ -312,6 +312,11 @@ class StageSettings:
     # The recipient view's suppression rule: this many soft bounces within the window suppress an address.
     soft_bounce_threshold: int
     soft_bounce_window_days: int
+    # The other suppression rules (docs/bounces.md): a hard bounce, and a block/suppressed/unsubscribed
+    # address, suppress at once; a later successful delivery clears a soft-bounce suppression.
+    suppress_on_hard_bounce: bool
+    suppress_on_block: bool
+    success_clears_soft_bounces: bool
     # Source addresses (IPv4/IPv6 CIDRs) allowed to POST webhooks, through the API's resource policy. A
     # JSON list in cdk.json; empty: any source (the credentials still apply).
     allowed_source_cidrs: tuple[str, ...]

@@ -55,6 +55,9 @@ DEFAULT_MAX_BODY_BYTES: Final = 5 * 1024 * 1024
 # Suppression rules of the recipient view (docs/bounces.md).
 ENV_SOFT_BOUNCE_THRESHOLD: Final = "CMC_SOFT_BOUNCE_THRESHOLD"
 ENV_SOFT_BOUNCE_WINDOW_DAYS: Final = "CMC_SOFT_BOUNCE_WINDOW_DAYS"
+ENV_SUPPRESS_ON_HARD_BOUNCE: Final = "CMC_SUPPRESS_ON_HARD_BOUNCE"
+ENV_SUPPRESS_ON_BLOCK: Final = "CMC_SUPPRESS_ON_BLOCK"  # blocks, suppressed (code 10), unsubscribed (11)
+ENV_SUCCESS_CLEARS_SOFT_BOUNCES: Final = "CMC_SUCCESS_CLEARS_SOFT_BOUNCES"
 DEFAULT_SOFT_BOUNCE_THRESHOLD: Final = 3
 DEFAULT_SOFT_BOUNCE_WINDOW_DAYS: Final = 7
 # The recipient view reads at most this many of the newest events.

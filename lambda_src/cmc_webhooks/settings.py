@@ -42,6 +42,9 @@ class Settings(BaseModel):
     local_api_key: str | None = None
     soft_bounce_threshold: int = Field(contract.DEFAULT_SOFT_BOUNCE_THRESHOLD, ge=1)
     soft_bounce_window_days: int = Field(contract.DEFAULT_SOFT_BOUNCE_WINDOW_DAYS, ge=1)
+    suppress_on_hard_bounce: bool = True
+    suppress_on_block: bool = True
+    success_clears_soft_bounces: bool = True
 
     @field_validator("time_zone")
     @classmethod
@@ -58,6 +61,9 @@ class Settings(BaseModel):
         return SuppressionPolicy(
             soft_bounce_threshold=self.soft_bounce_threshold,
             soft_bounce_window=timedelta(days=self.soft_bounce_window_days),
+            hard_bounce_suppresses=self.suppress_on_hard_bounce,
+            block_suppresses=self.suppress_on_block,
+            success_clears_soft_bounces=self.success_clears_soft_bounces,
         )
 
     @classmethod
@@ -75,6 +81,9 @@ class Settings(BaseModel):
             or contract.DEFAULT_SOFT_BOUNCE_THRESHOLD,
             "soft_bounce_window_days": env.get(contract.ENV_SOFT_BOUNCE_WINDOW_DAYS)
             or contract.DEFAULT_SOFT_BOUNCE_WINDOW_DAYS,
+            "suppress_on_hard_bounce": env.get(contract.ENV_SUPPRESS_ON_HARD_BOUNCE) or True,
+            "suppress_on_block": env.get(contract.ENV_SUPPRESS_ON_BLOCK) or True,
+            "success_clears_soft_bounces": env.get(contract.ENV_SUCCESS_CLEARS_SOFT_BOUNCES) or True,
         }
         return cls.model_validate(values)
 

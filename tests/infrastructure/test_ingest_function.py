@@ -64,6 +64,9 @@ def test_environment_names_the_generated_table_and_carries_the_stage_settings(
         contract.ENV_MAX_BODY_BYTES: str(settings.max_body_bytes),
         contract.ENV_SOFT_BOUNCE_THRESHOLD: str(settings.soft_bounce_threshold),
         contract.ENV_SOFT_BOUNCE_WINDOW_DAYS: str(settings.soft_bounce_window_days),
+        contract.ENV_SUPPRESS_ON_HARD_BOUNCE: str(settings.suppress_on_hard_bounce).lower(),
+        contract.ENV_SUPPRESS_ON_BLOCK: str(settings.suppress_on_block).lower(),
+        contract.ENV_SUCCESS_CLEARS_SOFT_BOUNCES: str(settings.success_clears_soft_bounces).lower(),
         # The generated secret's full ARN (Ref), which GetSecretValue takes as its SecretId.
         contract.ENV_AUTH_SECRET_NAME: {"Ref": secret_id},
         "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,

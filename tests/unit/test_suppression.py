@@ -3,9 +3,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from cmc_webhooks import contract
 from cmc_webhooks.logic.lookup import recipient_history
 from cmc_webhooks.logic.suppression import SuppressionPolicy, suppression
 from cmc_webhooks.models.store import StoredItem
+from cmc_webhooks.settings import Settings
 
 POLICY = SuppressionPolicy(soft_bounce_threshold=3, soft_bounce_window=timedelta(days=7))
 
@@ -113,3 +115,33 @@ def test_recipient_history_lists_events_newest_first_with_their_classification()
 def test_an_address_never_seen_is_not_suppressed() -> None:
     history = recipient_history("new@example.jp", [], POLICY)
     assert (history.suppressed, history.events) == (False, [])
+
+
+def test_each_rule_can_be_switched_off_in_settings() -> None:
+    lenient = SuppressionPolicy(
+        hard_bounce_suppresses=False, block_suppresses=False, success_clears_soft_bounces=False
+    )
+    assert suppression([event(1, "hard")], lenient).suppressed is False
+    assert suppression([event(1, "blocked"), event(2, "unsubscribed")], lenient).suppressed is False
+    soft = [event(day, "soft", message=f"m{day}") for day in (1, 2, 3)]
+    assert suppression([*soft, event(4, "success")], lenient).reason == "soft_bounces:3_in_7_days"
+
+
+def test_the_function_reads_the_rules_from_its_environment() -> None:
+    settings = Settings.from_env(
+        {
+            contract.ENV_TABLE_NAME: "events",
+            contract.ENV_SUPPRESS_ON_HARD_BOUNCE: "false",
+            contract.ENV_SUPPRESS_ON_BLOCK: "true",
+            contract.ENV_SUCCESS_CLEARS_SOFT_BOUNCES: "false",
+            contract.ENV_SOFT_BOUNCE_THRESHOLD: "5",
+        }
+    )
+    policy = settings.suppression_policy()
+    assert (policy.hard_bounce_suppresses, policy.block_suppresses, policy.success_clears_soft_bounces) == (
+        False,
+        True,
+        False,
+    )
+    assert policy.soft_bounce_threshold == 5
+    assert Settings.from_env({contract.ENV_TABLE_NAME: "events"}).suppression_policy() == SuppressionPolicy()

@@ -1,6 +1,6 @@
 """Should we stop mailing an address? Derived at read time from the recipient's events.
 
-Rules (docs/bounces.md, settings in SuppressionPolicy):
+Rules (docs/bounces.md; each can be changed in SuppressionPolicy, from the function's settings):
 - a hard bounce suppresses at once; so do a block, a suppressed address (CMC code 10) and a
   one-click unsubscribe (code 11) — none of these is cleared by a later delivery;
 - soft bounces suppress once `soft_bounce_threshold` distinct messages soft-bounced within
@@ -25,6 +25,9 @@ PERMANENT_CATEGORIES = frozenset({"suppressed", "unsubscribed"})
 class SuppressionPolicy:
     soft_bounce_threshold: int = 3
     soft_bounce_window: timedelta = timedelta(days=7)
+    hard_bounce_suppresses: bool = True
+    block_suppresses: bool = True  # blocks, CMC's suppressed (code 10) and unsubscribed (11)
+    success_clears_soft_bounces: bool = True
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,10 @@ def suppression(events_oldest_first: Iterable[StoredItem], policy: SuppressionPo
         category = event.get("bounce_category", "")
         if event.get("event_type") == "blocks" or category in PERMANENT_CATEGORIES:
             reason = "blocked" if event.get("event_type") == "blocks" else category
-            if not permanent:
+            if policy.block_suppresses and not permanent:
                 state, permanent = Suppression(True, reason, occurred), True
         elif event.get("bounce_type") == "hard" and _counts_as_bounce(event):
-            if not permanent:
+            if policy.hard_bounce_suppresses and not permanent:
                 state, permanent = Suppression(True, f"hard_bounce:{category or 'other'}", occurred), True
         elif event.get("bounce_type") == "soft" and _counts_as_bounce(event):
             at = datetime.fromisoformat(occurred)
@@ -64,6 +67,6 @@ def suppression(events_oldest_first: Iterable[StoredItem], policy: SuppressionPo
             if not state.suppressed and len(recent) >= policy.soft_bounce_threshold:
                 window_days = policy.soft_bounce_window.days
                 state = Suppression(True, f"soft_bounces:{len(recent)}_in_{window_days}_days", occurred)
-        elif event.get("status") == "succeeded" and not permanent:
+        elif event.get("status") == "succeeded" and policy.success_clears_soft_bounces and not permanent:
             state, soft = NOT_SUPPRESSED, {}
     return state
