@@ -79,7 +79,7 @@ def _responses(ok: type[BaseModel], *errors: int) -> dict[int, OpenAPIResponse]:
 
 @app.post(
     contract.WEBHOOK_PATH,
-    summary="Receive a CMC event webhook (JSON or form-encoded)",
+    summary="Receive a CMC event webhook (JSON, form-encoded or multipart)",
     responses=_responses(IngestSummary, 400, 401, 413, 415, 503),
 )
 @tracer.capture_method
