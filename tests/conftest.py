@@ -8,6 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# CI runs the same examples every time (a landing must not hinge on a lucky draw); a developer's
+# run explores new ones. Either way every failing example is printed for reproduction.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 # Powertools reads these when the handler module loads: no X-Ray daemon in tests.
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
