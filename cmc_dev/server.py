@@ -126,6 +126,7 @@ def try_it(base_url: str, backend: LocalBackend, credentials: CredentialSet) -> 
 
     queued = SAMPLES / "seed_deliveries_queued.json"
     bounce = SAMPLES / "seed_bounces_user_unknown.json"
+    bounced_recipient = json.loads(bounce.read_text(encoding="utf-8"))["event"]["bounces"][0]["to"]
     succeeded = json.loads((SAMPLES / "seed_deliveries_succeeded.json").read_text(encoding="utf-8"))
     message_id = succeeded["event"]["deliveries"][0]["messageId"]
     form_event = json.dumps(succeeded["event"], ensure_ascii=False, separators=(",", ":"))
@@ -151,7 +152,10 @@ def try_it(base_url: str, backend: LocalBackend, credentials: CredentialSet) -> 
             "  # 4. the first message's history and current status",
             f"  curl -sS {lookup}",
             "",
-            "  # the same lookup from the CLI",
+            "  # 5. the bounced recipient: its events and whether to stop mailing it",
+            f"  curl -sS {base_url}/recipients/{bounced_recipient}",
+            "",
+            "  # the message lookup from the CLI",
             f"  {cli}",
             "",
         ]
@@ -174,7 +178,10 @@ def main() -> None:
         signal.signal(signal.SIGTERM, _stop)
         base_url = f"http://{host}:{server.server_address[1]}"
         print(f"cmc-webhooks is listening on {base_url} (DynamoDB: moto at {backend.endpoint_url})")
-        print(f"  POST {contract.WEBHOOK_PATH}    GET {contract.MESSAGE_LOOKUP_PATH}")
+        print(
+            f"  POST {contract.WEBHOOK_PATH}    GET {contract.MESSAGE_LOOKUP_PATH}"
+            f"    GET {contract.RECIPIENT_LOOKUP_PATH}"
+        )
         print(
             f"  Bounces and failures are published to the event bus {fanout.bus_name}; each event that\n"
             "  reaches the local subscriber queue is printed as a line `subscriber-event {...}`.\n"

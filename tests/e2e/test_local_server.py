@@ -133,8 +133,8 @@ def printed_commands(banner: str) -> list[str]:
 def test_the_printed_curl_commands_work_as_pasted(server: LocalServer) -> None:
     assert "authentication is OFF" in server.banner
     commands = printed_commands(server.banner)
-    assert len(commands) == 5, server.banner
-    post_json, post_form, post_bounce, lookup, cli = commands
+    assert len(commands) == 6, server.banner
+    post_json, post_form, post_bounce, lookup, recipient, cli = commands
 
     for command in (post_json, post_form, post_bounce):
         result = subprocess.run(
@@ -148,6 +148,12 @@ def test_the_printed_curl_commands_work_as_pasted(server: LocalServer) -> None:
     history = json.loads(result.stdout)
     assert [event["status"] for event in history["events"]] == ["queued", "succeeded"]
     assert history["recipients"][0]["status"] == "succeeded"
+
+    result = subprocess.run(
+        shlex.split(recipient), cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    view = json.loads(result.stdout)
+    assert (view["suppressed"], view["suppression_reason"]) == (True, "hard_bounce:user_unknown")
 
     result = subprocess.run(
         shlex.split(cli), cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
@@ -245,7 +251,7 @@ def test_with_credentials_set_strangers_get_401_and_the_printed_commands_still_w
         )
         assert (status, body["error"]) == (401, "unauthorized")
 
-        post_json, post_form, post_bounce, _, _ = printed_commands(secured.banner)
+        post_json, post_form, post_bounce, _, _, _ = printed_commands(secured.banner)
         for command in (post_json, post_form, post_bounce):
             result = subprocess.run(
                 ["bash", "-c", command],
