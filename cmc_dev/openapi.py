@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from cmc_webhooks import contract
+from cmc_webhooks.logic.decode import FORM_TEXT_FIELDS
 from cmc_webhooks.models.cmc import WebhookEnvelope
 
 
@@ -21,9 +22,7 @@ def openapi_document() -> dict[str, Any]:
         "type": "object",
         "required": ["event"],
         "properties": {
-            "event_type": {"type": "string"},
-            "server_composition": {"type": "string"},
-            "api_key": {"type": "string"},
+            **{name: {"type": "string"} for name in FORM_TEXT_FIELDS},
             "event": {"type": "string", "description": "the `event` object as a JSON string"},
         },
     }

@@ -44,16 +44,12 @@ BACKOFF_CAP_SECONDS = 2.0
 AttributeValue = dict[str, Any]
 
 
-def to_attribute(value: str | int) -> AttributeValue:
-    return {"N": str(value)} if isinstance(value, int) else {"S": value}
-
-
 def from_attribute(value: AttributeValue) -> str | int:
     return int(value["N"]) if "N" in value else cast(str, value["S"])
 
 
 def serialize(item: StoredItem) -> dict[str, AttributeValue]:
-    # to_attribute inlined: this runs for every attribute of every item written.
+    # Strings and integers are all an item holds; this runs for every attribute of every item written.
     return {
         name: {"N": str(value)} if isinstance(value, int) else {"S": value} for name, value in item.items()
     }

@@ -85,8 +85,9 @@ def _responses(ok: type[BaseModel], *errors: int) -> dict[int, OpenAPIResponse]:
 @tracer.capture_method
 def receive_webhook() -> dict[str, int]:
     event = app.current_event
-    if len(event.body or "") > get_settings().max_body_bytes:
-        raise PayloadTooLarge(f"the body is larger than {get_settings().max_body_bytes} bytes")
+    max_body_bytes = get_settings().max_body_bytes
+    if len(event.body or "") > max_body_bytes:
+        raise PayloadTooLarge(f"the body is larger than {max_body_bytes} bytes")
     credentials = credential_source().credentials()
     authorization = event.headers.get("authorization")
     try:

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable
 from json import encoder as _json_encoder
 from typing import Any
 
+from cmc_webhooks import contract
+
 # Canonical JSON: sorted keys, no spaces, UTF-8 as is. Exactly `json.dumps(value, sort_keys=True,
 # ensure_ascii=False, separators=(",", ":"))`, with the encoder built once instead of on every
 # call (the id is computed for every record; building the encoder was a third of its cost).
@@ -26,6 +28,15 @@ def _c_canonical() -> Callable[[Any], str] | None:
 
 
 canonical_json: Callable[[Any], str] = _c_canonical() or _CANONICAL.encode
+
+
+def fits_partition_key(value: str) -> bool:
+    """DynamoDB takes a partition key value of 1 to PARTITION_KEY_MAX_BYTES bytes of UTF-8."""
+    # A character is at most 4 bytes: short values skip the encoding.
+    return bool(value) and (
+        len(value) * 4 <= contract.PARTITION_KEY_MAX_BYTES
+        or len(value.encode("utf-8", "surrogatepass")) <= contract.PARTITION_KEY_MAX_BYTES
+    )
 
 
 def normalize_message_id(message_id: str) -> str:

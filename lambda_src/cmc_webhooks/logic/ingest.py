@@ -20,7 +20,13 @@ from pydantic import TypeAdapter, ValidationError
 from cmc_webhooks import contract
 from cmc_webhooks.errors import InvalidEnvelope, TooManyRecords
 from cmc_webhooks.logic.classify import classify
-from cmc_webhooks.logic.identity import event_id, normalize_address, normalize_message_id, record_key
+from cmc_webhooks.logic.identity import (
+    event_id,
+    fits_partition_key,
+    normalize_address,
+    normalize_message_id,
+    record_key,
+)
 from cmc_webhooks.models.cmc import RECORD_MODELS, BounceRecord, DeliveryRecord, WebhookEnvelope
 from cmc_webhooks.models.store import StoredItem
 
@@ -221,14 +227,13 @@ class _ItemBuilder:
             return
         created = record.get("created")
         try:
-            sk_time = _utc_key(_local_time(created, self.tz)) if isinstance(created, str) else "unknown-time"
+            occurred_at, sk_time = _occurrence(created, self.tz) if isinstance(created, str) else ("", "")
         except ValueError:
-            sk_time = "unknown-time"
-        item, record_chars = self._base(event_type, record, message_id, sk_time)
+            occurred_at, sk_time = "", ""
+        item, record_chars = self._base(event_type, record, message_id, sk_time or "unknown-time")
         item["message_id_raw"] = raw_id or ""
         item["raw"] = _dumps(record)
-        if sk_time != "unknown-time":
-            item["occurred_at"] = _local_time(created, self.tz).isoformat()
+        _put_if(item, "occurred_at", occurred_at)
         for attribute, source in (("status", "status"), ("recipient", "to"), ("reason", "reason")):
             value = record.get(source)
             if isinstance(value, str) and value:
@@ -274,11 +279,10 @@ def storage_limit_problem(item: StoredItem, record_chars: int) -> str | None:
     `recipient_key`) plus bounded attributes, and a character is at most 4 bytes of UTF-8: a
     record under SAFE_RECORD_CHARS cannot overflow, so most items skip the byte count.
     """
-    for key, label in ((item["message_id"], "messageId"), (item.get("recipient_key", ""), "to")):
-        if len(key) * 4 > contract.PARTITION_KEY_MAX_BYTES and (
-            len(key.encode("utf-8", "surrogatepass")) > contract.PARTITION_KEY_MAX_BYTES
-        ):
-            return f"{label}: longer than {contract.PARTITION_KEY_MAX_BYTES} bytes"
+    if not fits_partition_key(item["message_id"]):
+        return f"messageId: longer than {contract.PARTITION_KEY_MAX_BYTES} bytes"
+    if "recipient_key" in item and not fits_partition_key(item["recipient_key"]):
+        return f"to: longer than {contract.PARTITION_KEY_MAX_BYTES} bytes"
     if record_chars <= SAFE_RECORD_CHARS:
         return None
     size = sum(

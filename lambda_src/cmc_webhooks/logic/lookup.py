@@ -4,35 +4,35 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import fields
 
 from cmc_webhooks import contract
 from cmc_webhooks.dal import EventStore
 from cmc_webhooks.errors import MessageNotFound
-from cmc_webhooks.logic.identity import normalize_address, normalize_message_id
+from cmc_webhooks.logic.classify import Classification
+from cmc_webhooks.logic.identity import fits_partition_key, normalize_address, normalize_message_id
 from cmc_webhooks.logic.status import current_statuses
 from cmc_webhooks.logic.suppression import SuppressionPolicy, suppression
 from cmc_webhooks.models.api import EventView, MessageHistory, RecipientHistory, RecipientStatus
 from cmc_webhooks.models.store import StoredItem
 
-CLASSIFICATION_FIELDS = ("bounce_type", "bounce_category", "smtp_code", "enhanced_status", "diagnostic")
+CLASSIFICATION_FIELDS = tuple(field.name for field in fields(Classification))
 
 
 def lookup_message(store: EventStore, message_id: str) -> MessageHistory:
     """With or without <>: the key is the normalized id."""
     normalized = normalize_message_id(message_id)
-    if not _is_key(normalized):  # no such item can exist: don't ask DynamoDB
+    if not fits_partition_key(normalized):  # no such item can exist: don't ask DynamoDB
         raise MessageNotFound(f"no events for message {normalized[:100]!r}")
     return message_history(normalized, store.message_events(normalized))
 
 
 def lookup_recipient(store: EventStore, address: str, policy: SuppressionPolicy) -> RecipientHistory:
     key = normalize_address(address)
-    events = store.recipient_events(key, limit=contract.RECIPIENT_EVENTS_LIMIT) if _is_key(key) else []
+    events = (
+        store.recipient_events(key, limit=contract.RECIPIENT_EVENTS_LIMIT) if fits_partition_key(key) else []
+    )
     return recipient_history(key, events, policy)
-
-
-def _is_key(value: str) -> bool:
-    return 0 < len(value.encode("utf-8", "surrogatepass")) <= contract.PARTITION_KEY_MAX_BYTES
 
 
 def message_history(message_id: str, events: Sequence[StoredItem]) -> MessageHistory:
