@@ -159,6 +159,18 @@ def test_blocks_and_unknown_fields_are_kept_and_counted(
     )
 
 
+def test_a_clean_webhook_emits_the_record_counts_and_no_exception_counts(
+    api_client: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    reply = api_client.post_json(load_fixture("seed_deliveries_queued"))
+
+    assert reply.status == 200
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    names = {name for blob in emitted for name in blob if name.startswith("Records")}
+    assert names == {"RecordsReceived", "RecordsWritten"}
+
+
 def test_a_thousand_records_in_one_request_are_all_stored(api_client: Api) -> None:
     template = load_fixture("seed_deliveries_queued")["event"]["deliveries"][0]
     records = [dict(template, messageId=f"<bulk-{n}@example.com>") for n in range(1000)]

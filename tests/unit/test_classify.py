@@ -21,6 +21,7 @@ from cmc_webhooks.logic.classify import (
     WEAK_PHRASE_RULES,
     Classification,
     _patterns,
+    _phrase_category,
     classify,
 )
 
@@ -318,14 +319,49 @@ def test_arbitrary_replies_never_leak_the_address(
 # --- cost on the hot path
 
 
+# Phrases of several rules, with words in between: texts where more than one rule matches, in any order.
+PHRASE_PIECES = [
+    "550 : user unknown",
+    "user unknown",
+    "spam",
+    "dkim",
+    "relay",
+    "timed out",
+    "mailbox full",
+    "too large",
+    "rejected",
+    "try again later",
+    "not permitted",
+    "virus",
+    "expired",
+    "account disabled",
+    "domain not found",
+    " ",
+    "xx",
+    "5.1.1",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(pieces=st.lists(st.sampled_from(PHRASE_PIECES), max_size=8))
+def test_one_combined_search_decides_as_the_rules_in_order_do(pieces: list[str]) -> None:
+    text = " ".join(pieces)
+    for rules in (_patterns().phrase_rules, _patterns().weak_phrase_rules):
+        in_order = next((category for category, pattern in rules.rules if pattern.search(text)), None)
+
+        assert _phrase_category(text, rules) == in_order
+
+
 def all_patterns() -> list[re.Pattern[str]]:
     compiled = _patterns()
     return [
         compiled.reply_code,
         compiled.enhanced_status,
         compiled.transient_wording,
-        *(pattern for _, pattern in compiled.phrase_rules),
-        *(pattern for _, pattern in compiled.weak_phrase_rules),
+        *(pattern for _, pattern in compiled.phrase_rules.rules),
+        compiled.phrase_rules.any_rule,
+        *(pattern for _, pattern in compiled.weak_phrase_rules.rules),
+        compiled.weak_phrase_rules.any_rule,
     ]
 
 

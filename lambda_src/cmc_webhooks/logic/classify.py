@@ -115,12 +115,19 @@ def classify(*, event_type: str, status: str, bounce_code: str | None, reason: s
             return None
     elif kind not in ("bounces", "blocks"):
         return None
+    return _classify(kind, state, status, bounce_code, (reason or "")[:MAX_SCANNED_CHARS])
 
+
+# Pure, so cached: the records of one webhook often share a reply (a dead domain, a full mailbox
+# provider), and classifying one is a few regex searches. Bounded: a key holds at most
+# MAX_SCANNED_CHARS of reply.
+@functools.lru_cache(maxsize=256)
+def _classify(kind: str, state: str, status: str, bounce_code: str | None, reason: str) -> Classification:
     # A raw bounce record carries its code in `status`; the stored one says "bounced" and passes the code.
     cmc_code = _cmc_code(bounce_code)
     if cmc_code is None:
         cmc_code = _cmc_code(status)
-    text = (reason or "")[:MAX_SCANNED_CHARS].lower()
+    text = reason.lower()
     patterns = _patterns()
     smtp_code = _first_group(patterns.reply_code, text)
     enhanced_status = _first_group(patterns.enhanced_status, text)
@@ -194,13 +201,24 @@ def _reply_class(
     return "4" if transient.search(text) else None
 
 
-def _phrase_category(text: str, rules: tuple[tuple[str, re.Pattern[str]], ...]) -> str | None:
+def _phrase_category(text: str, rules: _PhraseRules) -> str | None:
+    """The category of the first rule, in order, whose phrase occurs anywhere in the text.
+
+    One search of all rules at once finds the leftmost match, and the lowest-numbered rule matching
+    there (alternation tries the rules in order). An earlier rule can still decide only if it matches
+    further right, so only those rules are searched again, from there on: a reply that names no
+    known phrase costs one search instead of one per rule.
+    """
     if not text:
         return None
-    for category, pattern in rules:
-        if pattern.search(text):
+    match = rules.any_rule.search(text)
+    if match is None:
+        return None
+    found = int(match.lastgroup[1:])  # type: ignore[index]  # every alternative is a named group r<N>
+    for category, pattern in rules.rules[:found]:
+        if pattern.search(text, match.start() + 1):
             return category
-    return None
+    return rules.rules[found][0]
 
 
 def _split_enhanced(enhanced: str | None) -> tuple[str, int] | None:
@@ -286,12 +304,18 @@ _REPLY_CODE_CATEGORIES: dict[str, str] = {
 
 
 @dataclass(frozen=True, slots=True)
+class _PhraseRules:
+    rules: tuple[tuple[str, re.Pattern[str]], ...]  # (category, pattern), in order
+    any_rule: re.Pattern[str]  # every rule's pattern as the named group r<N>, in the same order
+
+
+@dataclass(frozen=True, slots=True)
 class _Patterns:
     reply_code: re.Pattern[str]
     enhanced_status: re.Pattern[str]
     transient_wording: re.Pattern[str]
-    phrase_rules: tuple[tuple[str, re.Pattern[str]], ...]
-    weak_phrase_rules: tuple[tuple[str, re.Pattern[str]], ...]
+    phrase_rules: _PhraseRules
+    weak_phrase_rules: _PhraseRules
 
 
 # Ordered: the first rule whose phrase occurs in the (lower-cased) reply decides. Narrow or misleading
@@ -413,5 +437,8 @@ def _patterns() -> _Patterns:
     )
 
 
-def _compiled(rules: tuple[tuple[str, str], ...]) -> tuple[tuple[str, re.Pattern[str]], ...]:
-    return tuple((category, re.compile(pattern)) for category, pattern in rules)
+def _compiled(rules: tuple[tuple[str, str], ...]) -> _PhraseRules:
+    return _PhraseRules(
+        rules=tuple((category, re.compile(pattern)) for category, pattern in rules),
+        any_rule=re.compile("|".join(f"(?P<r{n}>{pattern})" for n, (_, pattern) in enumerate(rules))),
+    )
