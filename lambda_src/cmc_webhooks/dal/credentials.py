@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from aws_lambda_powertools.utilities import parameters
-
 from cmc_webhooks.errors import CredentialsUnavailable
 from cmc_webhooks.logic.auth import CredentialSet
 
@@ -32,6 +30,10 @@ class SecretsManagerCredentials:
         self.secret_name = secret_name
 
     def credentials(self) -> CredentialSet:
+        # Imported here: it loads every provider (AppConfig, SSM, DynamoDB, ...) at import, and only a
+        # function with a secret configured needs it. Imported once, then a dict look-up per request.
+        from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
+
         try:
             value = parameters.get_secret(self.secret_name, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
         except (
