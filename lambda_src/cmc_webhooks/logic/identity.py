@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable
 from json import encoder as _json_encoder
 from typing import Any
 
+from pydantic_core import PydanticSerializationError, to_json
+
 from cmc_webhooks import contract
 
 # Canonical JSON: sorted keys, no spaces, UTF-8 as is. Exactly `json.dumps(value, sort_keys=True,
@@ -60,6 +62,20 @@ def event_id(event_type: str, server_composition: str, record: Any) -> str:
 
 
 def record_key(event_type: str, server_composition: str, record: Any) -> tuple[str, int]:
-    """The event id, and the length of the record as canonical JSON (a cheap bound on its item's size)."""
-    canonical = canonical_json([event_type, server_composition, record])
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32], len(canonical)
+    """The event id, and the length of the record as canonical JSON in UTF-8 (a cheap bound on its
+    item's size)."""
+    canonical = _flat_canonical_json(event_type, server_composition, record)
+    if canonical is None:
+        canonical = canonical_json([event_type, server_composition, record]).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(canonical).hexdigest()[:32], len(canonical)
+
+
+def _flat_canonical_json(event_type: str, server_composition: str, record: Any) -> bytes | None:
+    """The same bytes as canonical_json for a record whose values are all strings (CMC's records are),
+    from pydantic-core's encoder: half the CPU, and this runs for every record. None otherwise."""
+    if type(record) is not dict or not all(type(value) is str for value in record.values()):
+        return None  # numbers and nested objects: the standard encoder's formatting and key order
+    try:
+        return to_json([event_type, server_composition, {name: record[name] for name in sorted(record)}])
+    except PydanticSerializationError:  # lone surrogates, which only the standard path keeps
+        return None
