@@ -6,13 +6,16 @@ import os
 from collections.abc import Mapping
 from datetime import UTC, timedelta, timezone, tzinfo
 from functools import cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cmc_webhooks import contract
 from cmc_webhooks.logic.auth import CredentialSet
-from cmc_webhooks.logic.suppression import SuppressionPolicy
+
+if TYPE_CHECKING:
+    from cmc_webhooks.logic.suppression import SuppressionPolicy
 
 
 def parse_time_zone(name: str) -> tzinfo:
@@ -58,6 +61,10 @@ class Settings(BaseModel):
         return CredentialSet(username=username or None, password=password or None, api_key=self.local_api_key)
 
     def suppression_policy(self) -> SuppressionPolicy:
+        # Imported here: only recipient lookups need it, and its dataclasses add ~2-3 ms to every
+        # cold start (webhooks included) otherwise.
+        from cmc_webhooks.logic.suppression import SuppressionPolicy  # noqa: PLC0415
+
         return SuppressionPolicy(
             soft_bounce_threshold=self.soft_bounce_threshold,
             soft_bounce_window=timedelta(days=self.soft_bounce_window_days),
@@ -97,7 +104,8 @@ def get_settings() -> Settings:
 class PublisherSettings(BaseModel):
     """Settings of the stream publisher function."""
 
-    model_config = ConfigDict(frozen=True)
+    # Built on first use (the publisher's), not when the ingest function imports this module.
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     event_bus_name: str = Field(min_length=1)
     event_source: str = Field(contract.DEFAULT_EVENT_SOURCE, min_length=1)
