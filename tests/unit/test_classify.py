@@ -347,7 +347,7 @@ PHRASE_PIECES = [
 def test_one_combined_search_decides_as_the_rules_in_order_do(pieces: list[str]) -> None:
     text = " ".join(pieces)
     for rules in (_patterns().phrase_rules, _patterns().weak_phrase_rules):
-        in_order = next((category for category, pattern in rules.rules if pattern.search(text)), None)
+        in_order = next((category for category, pattern in rules.rules if re.search(pattern, text)), None)
 
         assert _phrase_category(text, rules) == in_order
 
@@ -358,9 +358,8 @@ def all_patterns() -> list[re.Pattern[str]]:
         compiled.reply_code,
         compiled.enhanced_status,
         compiled.transient_wording,
-        *(pattern for _, pattern in compiled.phrase_rules.rules),
+        *(re.compile(pattern) for _, pattern in (*PHRASE_RULES, *WEAK_PHRASE_RULES)),
         compiled.phrase_rules.any_rule,
-        *(pattern for _, pattern in compiled.weak_phrase_rules.rules),
         compiled.weak_phrase_rules.any_rule,
     ]
 

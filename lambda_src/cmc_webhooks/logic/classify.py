@@ -216,7 +216,9 @@ def _phrase_category(text: str, rules: _PhraseRules) -> str | None:
         return None
     found = int(match.lastgroup[1:])  # type: ignore[index]  # every alternative is a named group r<N>
     for category, pattern in rules.rules[:found]:
-        if pattern.search(text, match.start() + 1):
+        # Compiled here, when first needed (re caches it): most replies never get here, and compiling
+        # every rule up front costs the first failed record of a cold start ~5 ms.
+        if re.compile(pattern).search(text, match.start() + 1):
             return category
     return rules.rules[found][0]
 
@@ -305,7 +307,7 @@ _REPLY_CODE_CATEGORIES: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True)
 class _PhraseRules:
-    rules: tuple[tuple[str, re.Pattern[str]], ...]  # (category, pattern), in order
+    rules: tuple[tuple[str, str], ...]  # (category, pattern), in order
     any_rule: re.Pattern[str]  # every rule's pattern as the named group r<N>, in the same order
 
 
@@ -439,6 +441,6 @@ def _patterns() -> _Patterns:
 
 def _compiled(rules: tuple[tuple[str, str], ...]) -> _PhraseRules:
     return _PhraseRules(
-        rules=tuple((category, re.compile(pattern)) for category, pattern in rules),
+        rules=rules,
         any_rule=re.compile("|".join(f"(?P<r{n}>{pattern})" for n, (_, pattern) in enumerate(rules))),
     )
