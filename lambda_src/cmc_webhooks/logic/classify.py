@@ -204,23 +204,18 @@ def _reply_class(
 def _phrase_category(text: str, rules: _PhraseRules) -> str | None:
     """The category of the first rule, in order, whose phrase occurs anywhere in the text.
 
-    One search of all rules at once finds the leftmost match, and the lowest-numbered rule matching
-    there (alternation tries the rules in order). An earlier rule can still decide only if it matches
-    further right, so only those rules are searched again, from there on: a reply that names no
-    known phrase costs one search instead of one per rule.
+    All rules are one pattern, each a named group r<N>: at a position, alternation reports the
+    lowest-numbered rule matching there. Searching again from just after each match visits every
+    position where some rule matches, so the lowest number seen is the first rule that matches
+    anywhere. A reply that names no known phrase costs one search instead of one per rule.
     """
-    if not text:
-        return None
-    match = rules.any_rule.search(text)
-    if match is None:
-        return None
-    found = int(match.lastgroup[1:])  # type: ignore[index]  # every alternative is a named group r<N>
-    for category, pattern in rules.rules[:found]:
-        # Compiled here, when first needed (re caches it): most replies never get here, and compiling
-        # every rule up front costs the first failed record of a cold start ~5 ms.
-        if re.compile(pattern).search(text, match.start() + 1):
-            return category
-    return rules.rules[found][0]
+    first: int | None = None
+    position = 0
+    while first != 0 and (match := rules.any_rule.search(text, position)) is not None:
+        found = int(match.lastgroup[1:])  # type: ignore[index]  # every alternative is a named group
+        first = found if first is None else min(first, found)
+        position = match.start() + 1
+    return None if first is None else rules.rules[first][0]
 
 
 def _split_enhanced(enhanced: str | None) -> tuple[str, int] | None:
