@@ -72,7 +72,8 @@ def record_key(event_type: str, server_composition: str, record: Any) -> tuple[s
 
 def _flat_canonical_json(event_type: str, server_composition: str, record: Any) -> bytes | None:
     """The same bytes as canonical_json for a record whose values are all strings (CMC's records are),
-    from pydantic-core's encoder: half the CPU, and this runs for every record. None otherwise."""
+    from pydantic-core's encoder: about a third less CPU, check included, and this runs for every
+    record. None otherwise."""
     if type(record) is not dict or not all(type(value) is str for value in record.values()):
         return None  # numbers and nested objects: the standard encoder's formatting and key order
     try:
