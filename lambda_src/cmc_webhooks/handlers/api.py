@@ -33,8 +33,8 @@ from cmc_webhooks.dal.credentials import CredentialSource, SecretsManagerCredent
 from cmc_webhooks.dal.dynamodb import DynamoDBEventStore
 from cmc_webhooks.errors import PayloadTooLarge, Unauthorized, WebhookError
 from cmc_webhooks.logic.auth import authenticate
-from cmc_webhooks.logic.decode import decode_webhook_body
-from cmc_webhooks.logic.ingest import IngestOptions, build_batch
+from cmc_webhooks.logic.decode import webhook_source
+from cmc_webhooks.logic.ingest import IngestOptions, build_batch, read_webhook
 from cmc_webhooks.logic.lookup import lookup_message, lookup_recipient
 from cmc_webhooks.models.api import ErrorBody, IngestSummary, MessageHistory, RecipientHistory
 from cmc_webhooks.settings import get_settings, parse_time_zone
@@ -97,20 +97,19 @@ def receive_webhook() -> dict[str, int]:
     credentials = credential_source().credentials()
     authorization = event.headers.get("authorization")
     try:
-        document = decode_webhook_body(
-            event.body,
-            is_base64=bool(event.is_base64_encoded),
-            content_type=event.headers.get("content-type"),
+        webhook = read_webhook(
+            webhook_source(
+                event.body,
+                is_base64=bool(event.is_base64_encoded),
+                content_type=event.headers.get("content-type"),
+            )
         )
     except WebhookError:
         # Only an authenticated sender learns what is wrong with its body.
         authenticate(credentials, authorization=authorization, api_key=None)
         raise
-    api_key = document.get("api_key")
-    authenticate(
-        credentials, authorization=authorization, api_key=api_key if isinstance(api_key, str) else None
-    )
-    batch = build_batch(document, options=ingest_options(), received_at=datetime.now(UTC))
+    authenticate(credentials, authorization=authorization, api_key=webhook.api_key)
+    batch = build_batch(webhook, options=ingest_options(), received_at=datetime.now(UTC))
     event_store().write(batch.items)  # raises StorageUnavailable: never 200 with data missing
 
     summary = batch.summary()
@@ -126,7 +125,7 @@ def receive_webhook() -> dict[str, int]:
         if unit_count:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=unit_count)
     # Counts and the event type only: addresses, subjects and bodies stay out of logs.
-    logger.info("webhook stored", extra={"event_type": document.get("event_type"), **summary})
+    logger.info("webhook stored", extra={"event_type": webhook.event_type, **summary})
     return summary
 
 

@@ -32,14 +32,29 @@ def parse_content_type(header: str | None) -> tuple[str, str]:
 
 def decode_webhook_body(body: str | None, *, is_base64: bool, content_type: str | None) -> dict[str, Any]:
     """The webhook document as a dict, or an error that names what is wrong with the body."""
+    source = webhook_source(body, is_base64=is_base64, content_type=content_type)
+    return source if isinstance(source, dict) else load_document(source)
+
+
+def load_document(text: str) -> dict[str, Any]:
+    """The JSON text of a webhook as a dict, or an error that names what is wrong with it."""
+    document = _load_json(text, "the body")
+    if not isinstance(document, dict):
+        raise InvalidEnvelope("the body must be a JSON object with `event_type` and `event`")
+    return document
+
+
+def webhook_source(body: str | None, *, is_base64: bool, content_type: str | None) -> str | dict[str, Any]:
+    """A JSON body's text, not parsed yet (logic/ingest.py parses and validates it in one pass), or
+    the document a form carried; an error that names what is wrong with the body otherwise."""
     raw = _body_bytes(body, is_base64=is_base64)
     media_type, charset = parse_content_type(content_type)
     if not media_type:
         # curl without -H: take JSON when it looks like JSON, else a form.
         media_type = "application/json" if raw.lstrip()[:1] == b"{" else FORM_TYPE
     if media_type in JSON_TYPES or media_type.endswith("+json"):
-        document = _load_json(_text(raw, charset), "the body")
-    elif media_type == FORM_TYPE:
+        return _text(raw, charset)
+    if media_type == FORM_TYPE:
         document = _form_document(raw, charset)
     elif media_type == MULTIPART_TYPE:
         document = _multipart_document(raw, content_type or "", charset)
@@ -48,8 +63,6 @@ def decode_webhook_body(body: str | None, *, is_base64: bool, content_type: str 
             f"content type {media_type!r} is not supported: "
             f"send application/json, {FORM_TYPE} or {MULTIPART_TYPE}"
         )
-    if not isinstance(document, dict):
-        raise InvalidEnvelope("the body must be a JSON object with `event_type` and `event`")
     return document
 
 

@@ -3,6 +3,10 @@
 Every record ends up somewhere: a valid record as an event of its message, a record of an
 event type we do not model (e.g. `blocks`) as a raw event of its message, and a record
 that fails validation in the quarantine with its error. Only a broken envelope is refused.
+
+The common case, every record valid and of a known type, is validated with its envelope in one
+pass of pydantic over the JSON text (`read_webhook`); anything else is validated record by record.
+Both give the same items (tests/unit/test_ingest_paths.py).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pydantic import TypeAdapter, ValidationError
 from cmc_webhooks import contract
 from cmc_webhooks.errors import InvalidEnvelope, TooManyRecords
 from cmc_webhooks.logic.classify import classify
+from cmc_webhooks.logic.decode import load_document
 from cmc_webhooks.logic.identity import (
     event_id,
     fits_partition_key,
@@ -27,7 +32,7 @@ from cmc_webhooks.logic.identity import (
     normalize_message_id,
     record_key,
 )
-from cmc_webhooks.models.cmc import RECORD_MODELS, BounceRecord, DeliveryRecord, WebhookEnvelope
+from cmc_webhooks.models.cmc import KNOWN_FIELDS, RECORD_TYPES, CheckedWebhook, WebhookEnvelope
 from cmc_webhooks.models.store import StoredItem
 
 BOUNCED = "bounced"
@@ -35,7 +40,6 @@ BOUNCED = "bounced"
 ITEM_MAX_BYTES = 390_000
 SAFE_RECORD_CHARS = 40_000  # 2 copies x 4 bytes x 40,000 characters, well under ITEM_MAX_BYTES
 QUARANTINE_RAW_CHARS = 90_000
-RecordModel = DeliveryRecord | BounceRecord
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,33 @@ class IngestOptions:
     time_zone: tzinfo
     retention: timedelta
     max_records: int
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A decoded webhook: `checked` when every record is valid and of a known type (validated with
+    the envelope in one pass), else the `document` as it came, to be validated record by record."""
+
+    checked: CheckedWebhook | None = None
+    document: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def api_key(self) -> str | None:
+        value = self.checked.api_key if self.checked is not None else self.document.get("api_key")
+        return value if isinstance(value, str) else None
+
+    @property
+    def event_type(self) -> Any:
+        return self.checked.event_type if self.checked is not None else self.document.get("event_type")
+
+
+def read_webhook(source: str | dict[str, Any]) -> Webhook:
+    """`source`: the body's JSON text, or the document a form carried (logic/decode.py). JSON text is
+    parsed and validated by pydantic in one pass, which costs about what `json.loads` alone does."""
+    try:
+        return Webhook(checked=parse(event=source, model=CheckedWebhook))  # type: ignore[arg-type]  # text: validate_json
+    except ValidationError:
+        return Webhook(document=source if isinstance(source, dict) else load_document(source))
 
 
 @dataclass
@@ -80,9 +111,14 @@ class Batch:
         }
 
 
-def build_batch(document: dict[str, Any], *, options: IngestOptions, received_at: datetime) -> Batch:
-    envelope = _parse_envelope(document)
-    groups = _record_groups(envelope)
+def build_batch(webhook: Webhook | dict[str, Any], *, options: IngestOptions, received_at: datetime) -> Batch:
+    if not isinstance(webhook, Webhook):
+        webhook = read_webhook(webhook)
+    checked = webhook.checked
+    envelope = checked if checked is not None else _parse_envelope(webhook.document)
+    groups: list[tuple[str, list[Any]]] = (
+        list(checked.event.items()) if checked is not None else _record_groups(envelope)  # type: ignore[arg-type]
+    )
     total = sum(len(records) for _, records in groups)
     if total > options.max_records:
         raise TooManyRecords(f"{total} records in one request; the limit is {options.max_records}")
@@ -90,17 +126,20 @@ def build_batch(document: dict[str, Any], *, options: IngestOptions, received_at
     builder = _ItemBuilder(envelope.server_composition, options, received_at)
     batch = Batch(received=total)
     for event_type, records in groups:
-        model = RECORD_MODELS.get(event_type)
-        if model is None:
+        known = KNOWN_FIELDS.get(event_type)
+        if known is None:
             for record in records:
                 batch.unrecognized += 1
                 builder.add_unrecognized(batch, event_type, record)
-            continue
-        for record, parsed, error in _validate(model, records):
-            if parsed is None:
-                builder.add_quarantine(batch, event_type, record, error)
-            else:
-                builder.add_event(batch, event_type, record, parsed)
+        elif checked is not None:
+            for record in records:
+                builder.add_event(batch, event_type, record, known)
+        else:
+            for record, valid, error in _validate(RECORD_TYPES[event_type], records):
+                if valid is None:
+                    builder.add_quarantine(batch, event_type, record, error)
+                else:
+                    builder.add_event(batch, event_type, valid, known)
     return batch
 
 
@@ -126,27 +165,19 @@ def _record_groups(envelope: WebhookEnvelope) -> list[tuple[str, list[Any]]]:
     return groups
 
 
-def _validate(model: type[RecordModel], records: list[Any]) -> Iterable[tuple[Any, RecordModel | None, str]]:
-    # One validation call for the whole array is the fast path; only a batch holding a
-    # bad record pays for validating its records one by one.
-    try:
-        parsed_all = _list_adapter(model).validate_python(records)
-    except ValidationError:
-        pass
-    else:
-        for record, parsed in zip(records, parsed_all, strict=True):
-            yield record, parsed, ""
-        return
+def _validate(record_type: Any, records: list[Any]) -> Iterable[tuple[Any, dict[str, Any] | None, str]]:
+    """Each record, validated (None if it is not valid), and what is wrong with it."""
+    adapter = _adapter(record_type)
     for record in records:
         try:
-            yield record, model.model_validate(record), ""
+            yield record, adapter.validate_python(record), ""
         except ValidationError as exc:
             yield record, None, describe(exc)
 
 
 @cache
-def _list_adapter(model: type[RecordModel]) -> TypeAdapter[list[RecordModel]]:
-    return TypeAdapter(list[model])  # type: ignore[valid-type]
+def _adapter(record_type: Any) -> TypeAdapter[dict[str, Any]]:
+    return TypeAdapter(record_type)
 
 
 def describe(exc: ValidationError) -> str:
@@ -167,9 +198,13 @@ class _ItemBuilder:
         self.expires_at = int((received_utc + options.retention).timestamp())
         self.quarantine_partition = contract.QUARANTINE_PARTITION_PREFIX + received_utc.date().isoformat()
 
-    def _base(self, event_type: str, record: Any, message_id: str, sk_time: str) -> tuple[StoredItem, int]:
+    def _base(
+        self, event_type: str, record: Any, message_id: str, sk_time: str, *, canonical_order: bool = False
+    ) -> tuple[StoredItem, int]:
         """The item's common attributes, and the record's size as canonical JSON."""
-        eid, record_chars = record_key(event_type, self.server_composition, record)
+        eid, record_chars = record_key(
+            event_type, self.server_composition, record, canonical_order=canonical_order
+        )
         item: StoredItem = {
             "message_id": message_id,
             "sk": f"{contract.EVENT_SORT_KEY_PREFIX}{sk_time}#{eid}",
@@ -182,38 +217,44 @@ class _ItemBuilder:
         }
         return item, record_chars
 
-    def add_event(
-        self, batch: Batch, event_type: str, record: dict[str, Any], parsed: DeliveryRecord | BounceRecord
-    ) -> None:
+    def add_event(self, batch: Batch, event_type: str, record: dict[str, Any], known: frozenset[str]) -> None:
+        """A validated record (models/cmc.py): CMC's field names, both data format versions."""
         try:
-            occurred_at, sk_time = _occurrence(parsed.created, self.tz)
+            occurred_at, sk_time = _occurrence(record["created"], self.tz)
         except ValueError as exc:
             self.add_quarantine(batch, event_type, record, f"created: {exc}")
             return
-        message_id = normalize_message_id(parsed.message_id)
+        raw_id = record["messageId"]
+        message_id = normalize_message_id(raw_id)
         if not message_id:
             self.add_quarantine(batch, event_type, record, "messageId: empty once <> are removed")
             return
-        item, record_chars = self._base(event_type, record, message_id, sk_time)
+        extra = None if known.issuperset(record) else {k: v for k, v in record.items() if k not in known}
+        # Without extras, a validated record's keys are in canonical order (models/cmc.py).
+        item, record_chars = self._base(event_type, record, message_id, sk_time, canonical_order=not extra)
         item["occurred_at"] = occurred_at
-        item["message_id_raw"] = parsed.message_id
-        item["recipient"] = parsed.recipient
-        item["recipient_key"] = normalize_address(parsed.recipient)
-        item["data_version"] = 1 if "envelopeTo" in record else 2
-        if isinstance(parsed, BounceRecord):
+        item["message_id_raw"] = raw_id
+        # v2 names first; v1 has `envelopeTo`, and `envelopeFrom` for both sender and return path.
+        v1 = "envelopeTo" in record
+        recipient = record["to"] if "to" in record else record["envelopeTo"]
+        item["recipient"] = recipient
+        item["recipient_key"] = normalize_address(recipient)
+        item["data_version"] = 1 if v1 else 2
+        if event_type == "bounces":
             item["status"] = BOUNCED
-            item["bounce_code"] = parsed.status
+            item["bounce_code"] = record["status"]
         else:
-            item["status"] = parsed.status
-            _put_if(item, "sender_ip", parsed.sender_ip)
-            _put_if(item, "source_ip", parsed.source_ip)
-        _put_if(item, "sender", parsed.sender)
-        _put_if(item, "return_path", parsed.return_path)
-        _put_if(item, "subject", parsed.subject)
-        _put_if(item, "reason", parsed.reason)
-        _put_if(item, "api_data", parsed.api_data)
-        if parsed.model_extra:
-            item["extra"] = _dumps(parsed.model_extra)
+            item["status"] = record["status"]
+            _put_if(item, "sender_ip", record.get("senderIp"))
+            _put_if(item, "source_ip", record.get("sourceIp"))
+        v1_sender = record.get("envelopeFrom")
+        _put_if(item, "sender", record.get("from", v1_sender))
+        _put_if(item, "return_path", record.get("returnPath", v1_sender))
+        _put_if(item, "subject", record.get("subject"))
+        _put_if(item, "reason", record.get("reason"))
+        _put_if(item, "api_data", record.get("apiData"))
+        if extra:
+            item["extra"] = _dumps(extra)
             batch.with_unknown_fields += 1
         _classify_into(item, bounce_code=item.get("bounce_code"))
         self._admit(batch, event_type, record, item, record_chars)
@@ -335,7 +376,7 @@ def _utc_key(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _put_if(item: StoredItem, name: str, value: str) -> None:
+def _put_if(item: StoredItem, name: str, value: str | None) -> None:
     if value:
         item[name] = value  # type: ignore[literal-required]
 

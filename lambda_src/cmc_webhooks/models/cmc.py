@@ -1,20 +1,38 @@
 """What Customers Mail Cloud posts: the envelope and the records of each event type.
 
-Fields follow ../shared/cmc-reference.md. Both data format versions map onto one model
-per event type (v1 `envelopeFrom`/`envelopeTo`, v2 `returnPath`/`from`/`to`/`apiData`).
+Fields follow ../shared/cmc-reference.md. A record is validated as the dict CMC sent, under CMC's
+own field names, both data format versions in one type per event type (v1 `envelopeFrom`/
+`envelopeTo`, v2 `returnPath`/`from`/`to`/`apiData`); logic/ingest.py maps them to the stored item.
 Unknown extra fields are allowed and kept, never dropped.
+
+The record types declare their fields in code-point order: pydantic returns a validated dict's
+keys in declaration order, so a record of known fields comes out in canonical JSON order and its
+event id (logic/identity.py) needs no sort.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    with_config,
+)
+from typing_extensions import TypedDict  # pydantic takes only this one on Python < 3.12
 
 DeliveryStatus = Literal["queued", "succeeded", "failed", "deferred"]
 
 # `created` as CMC writes it: local time in the console's time zone, no offset.
 CREATED_PATTERN = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
+Created = Annotated[str, StringConstraints(pattern=CREATED_PATTERN)]
+MessageId = Annotated[str, StringConstraints(min_length=3)]
+Address = Annotated[str, StringConstraints(min_length=1)]
+BounceCode = Annotated[str, StringConstraints(pattern=r"^\d{1,3}$")]
 
 
 class WebhookEnvelope(BaseModel):
@@ -36,36 +54,70 @@ class WebhookEnvelope(BaseModel):
         return value
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    created: str = Field(pattern=CREATED_PATTERN)
-    message_id: str = Field(alias="messageId", min_length=3)
-    recipient: str = Field(validation_alias=AliasChoices("to", "envelopeTo"), min_length=1)
-    # v2 `from` is the header From; v1 has only the envelope sender.
-    sender: str = Field("", validation_alias=AliasChoices("from", "envelopeFrom"))
-    # v2 `returnPath`; in v1 the envelope sender is the return path.
-    return_path: str = Field("", validation_alias=AliasChoices("returnPath", "envelopeFrom"))
-    subject: str = ""
-    reason: str = ""
-    api_data: str = Field("", alias="apiData")
+def _has_recipient(record: Any) -> Any:
+    if "to" not in record and "envelopeTo" not in record:
+        raise ValueError("`to` (data format v1: `envelopeTo`) is required")
+    return record
 
 
-class DeliveryRecord(_Record):
-    """One record of `event_type: deliveries`."""
+# One record of `event_type: deliveries`. (Functional syntax: `from` is a Python keyword.)
+DeliveryFields = TypedDict(
+    "DeliveryFields",
+    {
+        "apiData": NotRequired[str],
+        "created": Created,
+        "envelopeFrom": NotRequired[str],  # v1: the envelope sender, also the return path
+        "envelopeTo": NotRequired[Address],  # v1 `to`
+        "from": NotRequired[str],  # v2: the header From
+        "messageId": MessageId,
+        "reason": NotRequired[str],
+        "returnPath": NotRequired[str],
+        "senderIp": NotRequired[str],
+        "sourceIp": NotRequired[str],
+        "status": DeliveryStatus,
+        "subject": NotRequired[str],
+        "to": NotRequired[Address],
+    },
+)
+with_config(ConfigDict(extra="allow"))(DeliveryFields)
 
-    status: DeliveryStatus
-    sender_ip: str = Field("", alias="senderIp")
-    source_ip: str = Field("", alias="sourceIp")
+# One record of `event_type: bounces`; `status` is CMC's numeric bounce code.
+BounceFields = TypedDict(
+    "BounceFields",
+    {
+        "apiData": NotRequired[str],
+        "created": Created,
+        "envelopeFrom": NotRequired[str],
+        "envelopeTo": NotRequired[Address],
+        "from": NotRequired[str],
+        "messageId": MessageId,
+        "reason": NotRequired[str],
+        "returnPath": NotRequired[str],
+        "status": BounceCode,
+        "subject": NotRequired[str],
+        "to": NotRequired[Address],
+    },
+)
+with_config(ConfigDict(extra="allow"))(BounceFields)
 
+DeliveryRecord = Annotated[DeliveryFields, AfterValidator(_has_recipient)]
+BounceRecord = Annotated[BounceFields, AfterValidator(_has_recipient)]
 
-class BounceRecord(_Record):
-    """One record of `event_type: bounces`; `status` is CMC's numeric bounce code."""
-
-    status: str = Field(pattern=r"^\d{1,3}$")
-
-
-RECORD_MODELS: dict[str, type[DeliveryRecord] | type[BounceRecord]] = {
-    "deliveries": DeliveryRecord,
-    "bounces": BounceRecord,
+RECORD_TYPES: dict[str, Any] = {"deliveries": DeliveryRecord, "bounces": BounceRecord}
+# The fields each record type knows; any other field of a record is kept as an extra.
+KNOWN_FIELDS: dict[str, frozenset[str]] = {
+    "deliveries": frozenset(DeliveryFields.__annotations__),
+    "bounces": frozenset(BounceFields.__annotations__),
 }
+
+
+# Every record of a known type and valid: the envelope and its records validated in one pass
+# (from the JSON text, parsing included). Anything else fails it, and is handled record by record.
+@with_config(ConfigDict(extra="forbid"))  # another event type: handled as it came
+class CheckedEvents(TypedDict):
+    deliveries: NotRequired[list[DeliveryRecord]]
+    bounces: NotRequired[list[BounceRecord]]
+
+
+class CheckedWebhook(WebhookEnvelope):
+    event: CheckedEvents  # type: ignore[assignment]  # narrower than the envelope's
