@@ -144,7 +144,7 @@ def test_an_invalid_record_is_quarantined_and_the_rest_stored(api_client: Api) -
 
 
 def test_blocks_and_unknown_fields_are_kept_and_counted(
-    api_client: Api, capsys: pytest.CaptureFixture[str]
+    api_client: Api, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     reply = api_client.post_json(load_fixture("blocks"))
 
@@ -157,18 +157,24 @@ def test_blocks_and_unknown_fields_are_kept_and_counted(
     assert any(
         blob.get("RecordsUnrecognized") == [1.0] or blob.get("RecordsUnrecognized") == 1.0 for blob in emitted
     )
+    # Something to look at: a log line too, with the counts.
+    [logged] = [record for record in caplog.records if record.getMessage() == "webhook stored with exceptions"]
+    assert (logged.event_type, logged.unrecognized) == ("blocks", 1)  # type: ignore[attr-defined]
 
 
 def test_a_clean_webhook_emits_the_record_counts_and_no_exception_counts(
-    api_client: Api, capsys: pytest.CaptureFixture[str]
+    api_client: Api, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     capsys.readouterr()
     reply = api_client.post_json(load_fixture("seed_deliveries_queued"))
 
     assert reply.status == 200
-    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    names = {name for blob in emitted for name in blob if name.startswith("Records")}
-    assert names == {"RecordsReceived", "RecordsWritten"}
+    [blob] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert {name for name in blob if name.startswith("Records")} == {"RecordsReceived", "RecordsWritten"}
+    # The request's trace in the log is its metrics line: the event type and the request id, no log line.
+    assert blob["event_type"] == "deliveries"
+    assert blob["request_id"]
+    assert [record.getMessage() for record in caplog.records if record.name == contract.SERVICE_NAME] == []
 
 
 def test_a_thousand_records_in_one_request_are_all_stored(api_client: Api) -> None:

@@ -66,7 +66,7 @@ CMC_OTHER_PERMANENT = 99
 # Replies are often long; what decides is at the start. Bounding the scan bounds the hot-path cost.
 MAX_SCANNED_CHARS = 8192
 
-_FAILURE_STATUSES = frozenset({"failed", "deferred"})
+FAILURE_STATUSES = frozenset({"failed", "deferred"})
 
 _DESCRIPTIONS: dict[str, str] = {
     "user_unknown": "Recipient mailbox does not exist",
@@ -111,7 +111,7 @@ def classify(*, event_type: str, status: str, bounce_code: str | None, reason: s
     kind = event_type.strip().lower()
     state = status.strip().lower()
     if kind == "deliveries":
-        if state not in _FAILURE_STATUSES:
+        if state not in FAILURE_STATUSES:
             return None
     elif kind not in ("bounces", "blocks"):
         return None

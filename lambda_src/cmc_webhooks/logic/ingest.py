@@ -23,7 +23,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from cmc_webhooks import contract
 from cmc_webhooks.errors import InvalidEnvelope, TooManyRecords
-from cmc_webhooks.logic.classify import classify
+from cmc_webhooks.logic.classify import FAILURE_STATUSES, classify
 from cmc_webhooks.logic.decode import load_document
 from cmc_webhooks.logic.identity import (
     event_id,
@@ -40,6 +40,12 @@ BOUNCED = "bounced"
 ITEM_MAX_BYTES = 390_000
 SAFE_RECORD_CHARS = 40_000  # 2 copies x 4 bytes x 40,000 characters, well under ITEM_MAX_BYTES
 QUARANTINE_RAW_CHARS = 90_000
+# Item attributes copied from a record's text fields when not empty: (attribute, CMC's field).
+_COMMON_TEXT = (("subject", "subject"), ("reason", "reason"), ("api_data", "apiData"))
+_TEXT_FIELDS = {
+    "deliveries": (("sender_ip", "senderIp"), ("source_ip", "sourceIp"), *_COMMON_TEXT),
+    "bounces": _COMMON_TEXT,
+}
 
 
 @dataclass(frozen=True)
@@ -218,7 +224,8 @@ class _ItemBuilder:
         return item, record_chars
 
     def add_event(self, batch: Batch, event_type: str, record: dict[str, Any], known: frozenset[str]) -> None:
-        """A validated record (models/cmc.py): CMC's field names, both data format versions."""
+        """A validated record (models/cmc.py): CMC's field names, both data format versions. This runs
+        for every record of every webhook: the item is built as one literal."""
         try:
             occurred_at, sk_time = _occurrence(record["created"], self.tz)
         except ValueError as exc:
@@ -231,32 +238,45 @@ class _ItemBuilder:
             return
         extra = None if known.issuperset(record) else {k: v for k, v in record.items() if k not in known}
         # Without extras, a validated record's keys are in canonical order (models/cmc.py).
-        item, record_chars = self._base(event_type, record, message_id, sk_time, canonical_order=not extra)
-        item["occurred_at"] = occurred_at
-        item["message_id_raw"] = raw_id
+        eid, record_chars = record_key(event_type, self.server_composition, record, canonical_order=not extra)
         # v2 names first; v1 has `envelopeTo`, and `envelopeFrom` for both sender and return path.
-        v1 = "envelopeTo" in record
         recipient = record["to"] if "to" in record else record["envelopeTo"]
-        item["recipient"] = recipient
-        item["recipient_key"] = normalize_address(recipient)
-        item["data_version"] = 1 if v1 else 2
-        if event_type == "bounces":
-            item["status"] = BOUNCED
-            item["bounce_code"] = record["status"]
-        else:
-            item["status"] = record["status"]
-            _put_if(item, "sender_ip", record.get("senderIp"))
-            _put_if(item, "source_ip", record.get("sourceIp"))
+        bounce = event_type == "bounces"
+        status = record["status"]
+        item: StoredItem = {
+            "message_id": message_id,
+            "sk": f"{contract.EVENT_SORT_KEY_PREFIX}{sk_time}#{eid}",
+            "kind": "event",
+            "event_id": eid,
+            "event_type": event_type,
+            "received_at": self.received_at,
+            "expires_at": self.expires_at,
+            "server_composition": self.server_composition,
+            "occurred_at": occurred_at,
+            "message_id_raw": raw_id,
+            "recipient": recipient,
+            "recipient_key": normalize_address(recipient),
+            "data_version": 1 if "envelopeTo" in record else 2,
+            "status": BOUNCED if bounce else status,
+        }
+        if bounce:
+            item["bounce_code"] = status
         v1_sender = record.get("envelopeFrom")
-        _put_if(item, "sender", record.get("from", v1_sender))
-        _put_if(item, "return_path", record.get("returnPath", v1_sender))
-        _put_if(item, "subject", record.get("subject"))
-        _put_if(item, "reason", record.get("reason"))
-        _put_if(item, "api_data", record.get("apiData"))
+        for attribute, value in (
+            ("sender", record.get("from", v1_sender)),
+            ("return_path", record.get("returnPath", v1_sender)),
+        ):
+            if value:
+                item[attribute] = value  # type: ignore[literal-required]
+        for attribute, name in _TEXT_FIELDS[event_type]:
+            value = record.get(name)
+            if value:
+                item[attribute] = value  # type: ignore[literal-required]
         if extra:
             item["extra"] = _dumps(extra)
             batch.with_unknown_fields += 1
-        _classify_into(item, bounce_code=item.get("bounce_code"))
+        if bounce or status in FAILURE_STATUSES:
+            _classify_into(item, bounce_code=item.get("bounce_code"))
         self._admit(batch, event_type, record, item, record_chars)
 
     def add_unrecognized(self, batch: Batch, event_type: str, record: Any) -> None:
