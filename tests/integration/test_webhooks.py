@@ -158,7 +158,7 @@ def test_blocks_and_unknown_fields_are_kept_and_counted(
         blob.get("RecordsUnrecognized") == [1.0] or blob.get("RecordsUnrecognized") == 1.0 for blob in emitted
     )
     # Something to look at: a log line too, with the counts.
-    [logged] = [record for record in caplog.records if record.getMessage() == "webhook stored with exceptions"]
+    [logged] = [line for line in caplog.records if line.getMessage() == "webhook stored with exceptions"]
     assert (logged.event_type, logged.unrecognized) == ("blocks", 1)  # type: ignore[attr-defined]
 
 

@@ -109,7 +109,7 @@ def test_a_record_without_a_recipient_is_quarantined_with_the_field_named() -> N
     del document["event"]["deliveries"][0]["to"]
     [item] = build_batch(read_webhook(json.dumps(document)), options=TOKYO, received_at=RECEIVED).items
     assert item["kind"] == "quarantine"
-    assert "`to`" in item["error"]
+    assert item["error"].startswith("to: Field required")
 
 
 def test_duplicate_keys_and_escapes_read_as_json_loads_reads_them() -> None:

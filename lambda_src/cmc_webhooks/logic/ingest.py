@@ -39,6 +39,8 @@ BOUNCED = "bounced"
 # DynamoDB's item limit is 400 KB; leave room for its per-attribute overhead.
 ITEM_MAX_BYTES = 390_000
 SAFE_RECORD_CHARS = 40_000  # 2 copies x 4 bytes x 40,000 characters, well under ITEM_MAX_BYTES
+SAFE_KEY_CHARS = contract.PARTITION_KEY_MAX_BYTES // 4  # a character is at most 4 bytes of UTF-8
+MISSING_RECIPIENT = "to: Field required (data format v1: envelopeTo)"
 QUARANTINE_RAW_CHARS = 90_000
 # Item attributes copied from a record's text fields when not empty: (attribute, CMC's field).
 _COMMON_TEXT = (("subject", "subject"), ("reason", "reason"), ("api_data", "apiData"))
@@ -138,14 +140,13 @@ def build_batch(webhook: Webhook | dict[str, Any], *, options: IngestOptions, re
                 batch.unrecognized += 1
                 builder.add_unrecognized(batch, event_type, record)
         elif checked is not None:
-            for record in records:
-                builder.add_event(batch, event_type, record, known)
+            builder.add_events(batch, event_type, records, known)
         else:
             for record, valid, error in _validate(RECORD_TYPES[event_type], records):
                 if valid is None:
                     builder.add_quarantine(batch, event_type, record, error)
                 else:
-                    builder.add_event(batch, event_type, valid, known)
+                    builder.add_events(batch, event_type, (valid,), known)
     return batch
 
 
@@ -223,61 +224,79 @@ class _ItemBuilder:
         }
         return item, record_chars
 
-    def add_event(self, batch: Batch, event_type: str, record: dict[str, Any], known: frozenset[str]) -> None:
-        """A validated record (models/cmc.py): CMC's field names, both data format versions. This runs
-        for every record of every webhook: the item is built as one literal."""
-        try:
-            occurred_at, sk_time = _occurrence(record["created"], self.tz)
-        except ValueError as exc:
-            self.add_quarantine(batch, event_type, record, f"created: {exc}")
-            return
-        raw_id = record["messageId"]
-        message_id = normalize_message_id(raw_id)
-        if not message_id:
-            self.add_quarantine(batch, event_type, record, "messageId: empty once <> are removed")
-            return
-        extra = None if known.issuperset(record) else {k: v for k, v in record.items() if k not in known}
-        # Without extras, a validated record's keys are in canonical order (models/cmc.py).
-        eid, record_chars = record_key(event_type, self.server_composition, record, canonical_order=not extra)
-        # v2 names first; v1 has `envelopeTo`, and `envelopeFrom` for both sender and return path.
-        recipient = record["to"] if "to" in record else record["envelopeTo"]
+    def add_events(  # noqa: PLR0912 - one loop on purpose (the hot path)
+        self, batch: Batch, event_type: str, records: Iterable[dict[str, Any]], known: frozenset[str]
+    ) -> None:
+        """Validated records (models/cmc.py): CMC's field names, both data format versions.
+
+        This runs for every record of every webhook, so it is one loop: each item built as one
+        literal, the cheap bounds checked inline, the classifier called only for failures."""
         bounce = event_type == "bounces"
-        status = record["status"]
-        item: StoredItem = {
-            "message_id": message_id,
-            "sk": f"{contract.EVENT_SORT_KEY_PREFIX}{sk_time}#{eid}",
-            "kind": "event",
-            "event_id": eid,
-            "event_type": event_type,
-            "received_at": self.received_at,
-            "expires_at": self.expires_at,
-            "server_composition": self.server_composition,
-            "occurred_at": occurred_at,
-            "message_id_raw": raw_id,
-            "recipient": recipient,
-            "recipient_key": normalize_address(recipient),
-            "data_version": 1 if "envelopeTo" in record else 2,
-            "status": BOUNCED if bounce else status,
-        }
-        if bounce:
-            item["bounce_code"] = status
-        v1_sender = record.get("envelopeFrom")
-        for attribute, value in (
-            ("sender", record.get("from", v1_sender)),
-            ("return_path", record.get("returnPath", v1_sender)),
-        ):
-            if value:
-                item[attribute] = value  # type: ignore[literal-required]
-        for attribute, name in _TEXT_FIELDS[event_type]:
-            value = record.get(name)
-            if value:
-                item[attribute] = value  # type: ignore[literal-required]
-        if extra:
-            item["extra"] = _dumps(extra)
-            batch.with_unknown_fields += 1
-        if bounce or status in FAILURE_STATUSES:
-            _classify_into(item, bounce_code=item.get("bounce_code"))
-        self._admit(batch, event_type, record, item, record_chars)
+        text_fields = _TEXT_FIELDS[event_type]
+        composition = self.server_composition
+        for record in records:
+            try:
+                occurred_at, sk_time = _occurrence(record["created"], self.tz)
+            except ValueError as exc:
+                self.add_quarantine(batch, event_type, record, f"created: {exc}")
+                continue
+            raw_id = record["messageId"]
+            message_id = normalize_message_id(raw_id)
+            if not message_id:
+                self.add_quarantine(batch, event_type, record, "messageId: empty once <> are removed")
+                continue
+            # v2 names first; v1 has `envelopeTo`, and `envelopeFrom` for both sender and return path.
+            recipient = record.get("to") or record.get("envelopeTo")  # validated non-empty when present
+            if recipient is None:
+                self.add_quarantine(
+                    batch, event_type, record, "to: Field required (data format v1: envelopeTo)"
+                )
+                continue
+            extra = None if known.issuperset(record) else {k: v for k, v in record.items() if k not in known}
+            # Without extras, a validated record's keys are in canonical order (models/cmc.py).
+            eid, record_chars = record_key(event_type, composition, record, canonical_order=not extra)
+            recipient_key = normalize_address(recipient)
+            status = record["status"]
+            item: StoredItem = {
+                "message_id": message_id,
+                "sk": f"{contract.EVENT_SORT_KEY_PREFIX}{sk_time}#{eid}",
+                "kind": "event",
+                "event_id": eid,
+                "event_type": event_type,
+                "received_at": self.received_at,
+                "expires_at": self.expires_at,
+                "server_composition": composition,
+                "occurred_at": occurred_at,
+                "message_id_raw": raw_id,
+                "recipient": recipient,
+                "recipient_key": recipient_key,
+                "data_version": 1 if "envelopeTo" in record else 2,
+                "status": BOUNCED if bounce else status,
+            }
+            if bounce:
+                item["bounce_code"] = status
+            v1_sender = record.get("envelopeFrom")
+            if sender := record.get("from", v1_sender):
+                item["sender"] = sender
+            if return_path := record.get("returnPath", v1_sender):
+                item["return_path"] = return_path
+            for attribute, name in text_fields:
+                if value := record.get(name):
+                    item[attribute] = value  # type: ignore[literal-required]
+            if extra:
+                item["extra"] = _dumps(extra)
+                batch.with_unknown_fields += 1
+            if bounce or status in FAILURE_STATUSES:
+                _classify_into(item, bounce_code=item.get("bounce_code"))
+            # Far below every limit (almost every item) or checked in full.
+            if (
+                record_chars <= SAFE_RECORD_CHARS
+                and len(message_id) <= SAFE_KEY_CHARS
+                and 0 < len(recipient_key) <= SAFE_KEY_CHARS
+            ):
+                batch.add(item)
+            else:
+                self._admit(batch, event_type, record, item, record_chars)
 
     def add_unrecognized(self, batch: Batch, event_type: str, record: Any) -> None:
         """An event type we do not model: keep it whole under its message, never mis-mapped."""
