@@ -7,7 +7,8 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from cmc_webhooks.errors import InvalidEnvelope, UnsupportedMediaType
-from cmc_webhooks.logic.decode import decode_webhook_body, parse_content_type
+from cmc_webhooks.logic.decode import decode_webhook_body, parse_content_type, webhook_source
+from cmc_webhooks.logic.ingest import read_webhook
 from tests.conftest import SEED_FIXTURES, fixture_text, load_fixture
 
 
@@ -114,6 +115,15 @@ def test_bad_base64_and_bad_charset_bytes_are_refused() -> None:
     latin = base64.b64encode(b'{"event": "\xff"}').decode("ascii")
     with pytest.raises(InvalidEnvelope, match="not valid utf-8"):
         decode_webhook_body(latin, is_base64=True, content_type="application/json")
+
+
+def test_a_text_body_with_a_lone_surrogate_is_refused_as_not_utf8() -> None:
+    # API Gateway's text bodies skip the bytes round trip: the parsers must still refuse what it refused.
+    body = '{"event_type": "deliveries", "event": {"deliveries": [{"subject": "\ud800"}]}}'
+    with pytest.raises(InvalidEnvelope, match="not valid utf-8"):
+        decode_webhook_body(body, is_base64=False, content_type="application/json")
+    with pytest.raises(InvalidEnvelope, match="not valid utf-8"):
+        read_webhook(webhook_source(body, is_base64=False, content_type="application/json"))
 
 
 def test_unsupported_media_types_and_charsets_are_415() -> None:

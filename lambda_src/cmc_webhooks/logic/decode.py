@@ -38,6 +38,10 @@ def decode_webhook_body(body: str | None, *, is_base64: bool, content_type: str 
 
 def load_document(text: str) -> dict[str, Any]:
     """The JSON text of a webhook as a dict, or an error that names what is wrong with it."""
+    try:
+        text.encode("utf-8")  # lone surrogates, which json.loads would take, are not text
+    except UnicodeEncodeError as exc:
+        raise InvalidEnvelope("the body is not valid utf-8 text") from exc
     document = _load_json(text, "the body")
     if not isinstance(document, dict):
         raise InvalidEnvelope("the body must be a JSON object with `event_type` and `event`")
@@ -47,12 +51,16 @@ def load_document(text: str) -> dict[str, Any]:
 def webhook_source(body: str | None, *, is_base64: bool, content_type: str | None) -> str | dict[str, Any]:
     """A JSON body's text, not parsed yet (logic/ingest.py parses and validates it in one pass), or
     the document a form carried; an error that names what is wrong with the body otherwise."""
-    raw = _body_bytes(body, is_base64=is_base64)
     media_type, charset = parse_content_type(content_type)
+    if body and not is_base64 and charset == "utf-8" and _is_json(media_type):
+        # API Gateway hands a text body over decoded already: no need to encode and decode it again
+        # (~60 us for 100 records). Lone surrogates, if any, fail parsing, and load_document names them.
+        return body
+    raw = _body_bytes(body, is_base64=is_base64)
     if not media_type:
         # curl without -H: take JSON when it looks like JSON, else a form.
         media_type = "application/json" if raw.lstrip()[:1] == b"{" else FORM_TYPE
-    if media_type in JSON_TYPES or media_type.endswith("+json"):
+    if _is_json(media_type):
         return _text(raw, charset)
     if media_type == FORM_TYPE:
         document = _form_document(raw, charset)
@@ -64,6 +72,10 @@ def webhook_source(body: str | None, *, is_base64: bool, content_type: str | Non
             f"send application/json, {FORM_TYPE} or {MULTIPART_TYPE}"
         )
     return document
+
+
+def _is_json(media_type: str) -> bool:
+    return media_type in JSON_TYPES or media_type.endswith("+json")
 
 
 def _body_bytes(body: str | None, *, is_base64: bool) -> bytes:
