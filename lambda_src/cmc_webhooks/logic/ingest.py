@@ -205,13 +205,9 @@ class _ItemBuilder:
         self.expires_at = int((received_utc + options.retention).timestamp())
         self.quarantine_partition = contract.QUARANTINE_PARTITION_PREFIX + received_utc.date().isoformat()
 
-    def _base(
-        self, event_type: str, record: Any, message_id: str, sk_time: str, *, canonical_order: bool = False
-    ) -> tuple[StoredItem, int]:
+    def _base(self, event_type: str, record: Any, message_id: str, sk_time: str) -> tuple[StoredItem, int]:
         """The item's common attributes, and the record's size as canonical JSON."""
-        eid, record_chars = record_key(
-            event_type, self.server_composition, record, canonical_order=canonical_order
-        )
+        eid, record_chars = record_key(event_type, self.server_composition, record)
         item: StoredItem = {
             "message_id": message_id,
             "sk": f"{contract.EVENT_SORT_KEY_PREFIX}{sk_time}#{eid}",
@@ -248,9 +244,7 @@ class _ItemBuilder:
             # v2 names first; v1 has `envelopeTo`, and `envelopeFrom` for both sender and return path.
             recipient = record.get("to") or record.get("envelopeTo")  # validated non-empty when present
             if recipient is None:
-                self.add_quarantine(
-                    batch, event_type, record, "to: Field required (data format v1: envelopeTo)"
-                )
+                self.add_quarantine(batch, event_type, record, MISSING_RECIPIENT)
                 continue
             extra = None if known.issuperset(record) else {k: v for k, v in record.items() if k not in known}
             # Without extras, a validated record's keys are in canonical order (models/cmc.py).
@@ -415,7 +409,7 @@ def _utc_key(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _put_if(item: StoredItem, name: str, value: str | None) -> None:
+def _put_if(item: StoredItem, name: str, value: str) -> None:
     if value:
         item[name] = value  # type: ignore[literal-required]
 
