@@ -14,14 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    field_validator,
-    with_config,
-)
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, with_config
 from typing_extensions import TypedDict  # pydantic takes only this one on Python < 3.12
 
 DeliveryStatus = Literal["queued", "succeeded", "failed", "deferred"]
@@ -53,9 +46,11 @@ class WebhookEnvelope(BaseModel):
         return value
 
 
-# One record of `event_type: deliveries`. (Functional syntax: `from` is a Python keyword.)
-DeliveryFields = TypedDict(
-    "DeliveryFields",
+# One record of `event_type: deliveries`. (Functional syntax: `from` is a Python keyword.) A record
+# needs `to` or (v1) `envelopeTo`: logic/ingest.py checks that, as a validator here would be a Python
+# call per record inside pydantic's otherwise compiled validation.
+DeliveryRecord = TypedDict(
+    "DeliveryRecord",
     {
         "apiData": NotRequired[str],
         "created": Created,
@@ -72,11 +67,11 @@ DeliveryFields = TypedDict(
         "to": NotRequired[Address],
     },
 )
-with_config(ConfigDict(extra="allow"))(DeliveryFields)
+with_config(ConfigDict(extra="allow"))(DeliveryRecord)
 
 # One record of `event_type: bounces`; `status` is CMC's numeric bounce code.
-BounceFields = TypedDict(
-    "BounceFields",
+BounceRecord = TypedDict(
+    "BounceRecord",
     {
         "apiData": NotRequired[str],
         "created": Created,
@@ -91,18 +86,14 @@ BounceFields = TypedDict(
         "to": NotRequired[Address],
     },
 )
-with_config(ConfigDict(extra="allow"))(BounceFields)
+with_config(ConfigDict(extra="allow"))(BounceRecord)
 
-# A record needs `to` or (v1) `envelopeTo`: logic/ingest.py checks that (a validator here would be a
-# Python call per record inside pydantic's otherwise compiled validation).
-DeliveryRecord = DeliveryFields
-BounceRecord = BounceFields
 
 RECORD_TYPES: dict[str, Any] = {"deliveries": DeliveryRecord, "bounces": BounceRecord}
 # The fields each record type knows; any other field of a record is kept as an extra.
 KNOWN_FIELDS: dict[str, frozenset[str]] = {
-    "deliveries": frozenset(DeliveryFields.__annotations__),
-    "bounces": frozenset(BounceFields.__annotations__),
+    "deliveries": frozenset(DeliveryRecord.__annotations__),
+    "bounces": frozenset(BounceRecord.__annotations__),
 }
 
 
