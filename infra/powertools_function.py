@@ -1,18 +1,30 @@
 """The Lambda defaults every function of this app shares, named once.
 
-Each function gets: the runtime code asset (lambda_src/), Python 3.13 on arm64, the AWS-managed
-Powertools layer resolved at deploy time from AWS's public SSM parameter, its own IAM role, its own
-log group, active X-Ray tracing, and the Powertools environment (service, metrics namespace, log level).
+Each function gets: the runtime code asset (lambda_src/, with its 3.13 bytecode: infra/asset_build.py),
+Python 3.13 on arm64, the AWS-managed Powertools layer resolved at deploy time from AWS's public SSM
+parameter, its own IAM role, its own log group, active X-Ray tracing, and the Powertools environment
+(service, metrics namespace, log level).
 The concrete functions (IngestFunction, StreamPublisher) subclass it and add their handler, sizing,
 environment and grants.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
-from pathlib import Path
+from typing import Any
 
-from aws_cdk import Acknowledgment, CfnResource, Duration, RemovalPolicy, Validations
+import jsii
+from aws_cdk import (
+    Acknowledgment,
+    BundlingOptions,
+    CfnResource,
+    DockerImage,
+    Duration,
+    ILocalBundling,
+    RemovalPolicy,
+    Validations,
+)
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -20,11 +32,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from cmc_webhooks import contract
-
-# The asset is the runtime code only: boto3 comes with the runtime, Powertools (with pydantic and the
-# X-Ray SDK) with the AWS-managed layer, so nothing is bundled and no Docker is needed.
-ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda_src"
-ASSET_EXCLUDE = ["requirements.txt", "**/__pycache__", "**/*.pyc"]
+from infra.asset_build import ASSET_DIR, ASSET_EXCLUDE, build_asset, find_runtime_python
 
 # Python 3.13: the Python the runtime tests also run on (`make test`, target runtime-3.13). AWS also
 # publishes the Powertools layer for 3.14; moving means changing this line and that Makefile target.
@@ -32,6 +40,37 @@ RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
 # AWS publishes the layer ARN per architecture, runtime and release under this public SSM path.
 POWERTOOLS_LAYER_PARAMETER = "/aws/service/powertools/python/{arch}/{runtime}/{version}"
+
+
+@jsii.implements(ILocalBundling)
+class LocalAssetBuild:
+    """Bundles the asset on this machine (infra/asset_build.py), never in Docker: lambda_src/ with pycs
+    compiled by a python3.13 when one is found, else the sources alone. (The runtime's bundling image is
+    named because BundlingOptions requires one; it is never pulled.)"""
+
+    def try_bundle(self, output_dir: str, *, image: DockerImage, **_options: Any) -> bool:
+        python = find_runtime_python()
+        if not build_asset(output_dir, python=python):
+            sys.stderr.write(
+                "NOTE: no python3.13 found (PATH or pyenv): the Lambda asset ships source only, so "
+                "every cold start compiles it (~20-30 ms each).\n"
+            )
+        return True  # bundled: CDK must not fall back to Docker
+
+
+def asset_code() -> lambda_.AssetCode:
+    """lambda_src/ bundled by LocalAssetBuild.
+
+    The asset hash stays SOURCE (from_asset's default when bundling): the hash of lambda_src/ (without
+    the excludes) and of these options, not of the output, so the template is the same on a machine
+    with a python3.13 and on one without (whose asset has no pycs, and whose cold starts are slower).
+    The other side of it: an asset already uploaded under that hash is not uploaded again, pycs or not.
+    """
+    return lambda_.Code.from_asset(
+        str(ASSET_DIR),
+        exclude=ASSET_EXCLUDE,
+        bundling=BundlingOptions(image=RUNTIME.bundling_image, local=LocalAssetBuild()),
+    )
 
 
 def powertools_environment(log_level: str) -> dict[str, str]:
@@ -90,7 +129,7 @@ class PowertoolsFunction(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=handler,
-            code=lambda_.Code.from_asset(str(ASSET_DIR), exclude=ASSET_EXCLUDE),
+            code=asset_code(),
             layers=[lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", layer_arn)],
             memory_size=memory_size,
             timeout=timeout,

@@ -201,3 +201,9 @@ def statements_of_role(template: Template, role_id: str) -> list[list[dict[str, 
         for policy in template.find_resources("AWS::IAM::Policy").values()
         if {"Ref": role_id} in policy["Properties"]["Roles"]
     ]
+
+
+def pyc_of(source: str) -> str:
+    """Where Python 3.13 looks for the pyc of this source (a path relative to the asset's root)."""
+    directory, _, name = source.rpartition("/")
+    return f"{directory}/__pycache__/{name.removesuffix('.py')}.cpython-313.pyc"

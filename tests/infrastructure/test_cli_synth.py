@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Template
 
-from tests.infrastructure.conftest import ROOT
+from infra.asset_build import find_runtime_python
+from tests.infrastructure.conftest import ROOT, pyc_of
 
 
 @pytest.fixture(scope="module")
@@ -95,4 +96,31 @@ def test_lambda_asset_holds_only_runtime_code(cloud_assembly: Path) -> None:
     assert "cmc_webhooks/handlers/api.py" in files
     assert "cmc_webhooks/handlers/publisher.py" in files
     assert all(name.startswith("cmc_webhooks/") for name in files), sorted(files)
-    assert not [name for name in files if "__pycache__" in name or name.endswith((".pyc", ".txt"))]
+    assert not [name for name in files if name.endswith(".txt")]
+    # Besides sources, only their pycs for the runtime's Python (when a python3.13 made them: below)
+    sources = {name for name in files if name.endswith(".py")}
+    assert files - sources == {pyc_of(name) for name in sources} & files
+
+
+def test_lambda_asset_ships_unchecked_hash_bytecode_for_python_3_13(cloud_assembly: Path) -> None:
+    if find_runtime_python() is None:
+        pytest.skip("no python3.13 on this machine (PATH or pyenv): the asset ships source only")
+    # The directory the deploy zips and uploads: the asset manifest's source for the functions' S3Key
+    template = json.loads((cloud_assembly / "cmc-webhooks-dev.template.json").read_text())
+    (s3_key,) = {
+        r["Properties"]["Code"]["S3Key"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+    }
+    manifest = json.loads((cloud_assembly / "cmc-webhooks-dev.assets.json").read_text())
+    source = manifest["files"][s3_key.removesuffix(".zip")]["source"]
+    assert source["packaging"] == "zip"
+    asset = cloud_assembly / source["path"]
+
+    modules = {path.relative_to(asset).as_posix() for path in asset.rglob("*.py")}
+    for module in modules:
+        pyc = asset / pyc_of(module)
+        assert pyc.is_file(), f"{pyc_of(module)} is missing from the staged asset"
+        # PEP 552 flags: 0b01 = hash-based, source not checked (zip extraction does not keep mtimes)
+        assert int.from_bytes(pyc.read_bytes()[4:8], "little") == 0b01, module
+    assert (asset / "cmc_webhooks/handlers/__pycache__/api.cpython-313.pyc").is_file()
