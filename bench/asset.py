@@ -1,39 +1,56 @@
-"""asset_bytes: lambda_src/ zipped as the CDK stack packages it (infra/ingest_function.py's excludes)."""
+"""asset_bytes: the Lambda asset zipped, as the CDK stack builds it (infra/asset_build.py).
+
+The asset is built the same way, into a temporary directory: lambda_src/ without the excludes, with
+unchecked-hash pycs when a python3.13 is found on this machine (PATH or pyenv), else source only. So
+the figure is the asset as deployed from this machine. No aws_cdk import (it starts node).
+"""
 
 from __future__ import annotations
 
-import fnmatch
 import io
+import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.payloads import ROOT
-
-ASSET_DIR = ROOT / "lambda_src"
-# The same patterns as infra/ingest_function.py ASSET_EXCLUDE.
-EXCLUDE = ("requirements.txt", "**/__pycache__", "**/*.pyc")
+from infra.asset_build import build_asset, find_runtime_python
 
 
-def _excluded(relative: Path) -> bool:
-    text = relative.as_posix()
-    parts = [Path(*relative.parts[: n + 1]).as_posix() for n in range(len(relative.parts))]
-    for pattern in EXCLUDE:
-        bare = pattern.removeprefix("**/")
-        if any(fnmatch.fnmatch(part, pattern) or fnmatch.fnmatch(Path(part).name, bare) for part in parts):
-            return True
-        if fnmatch.fnmatch(text, pattern):
-            return True
-    return False
+@dataclass(frozen=True)
+class AssetFigure:
+    zip_bytes: int
+    files: int
+    compiled: bool  # holds pycs of a python3.13
 
 
-def asset_files(root: Path = ASSET_DIR) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and not _excluded(p.relative_to(root)))
+def _files(root: Path) -> list[Path]:
+    return sorted(path for path in root.rglob("*") if path.is_file())
 
 
-def measure(root: Path = ASSET_DIR) -> int:
+def _zip_bytes(root: Path) -> int:
     """Bytes of the zip (deflate, level 9), as CDK uploads the asset."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        for path in asset_files(root):
+        for path in _files(root):
             archive.write(path, path.relative_to(root).as_posix())
     return len(buffer.getvalue())
+
+
+def measure_asset() -> AssetFigure:
+    with tempfile.TemporaryDirectory(prefix="cmc-bench-asset-") as tmp:
+        root = Path(tmp)
+        compiled = build_asset(root, python=find_runtime_python())
+        return AssetFigure(zip_bytes=_zip_bytes(root), files=len(_files(root)), compiled=compiled)
+
+
+def asset_files() -> list[Path]:
+    """The asset's files, relative to its root."""
+    with tempfile.TemporaryDirectory(prefix="cmc-bench-asset-") as tmp:
+        root = Path(tmp)
+        build_asset(root, python=find_runtime_python())
+        return [path.relative_to(root) for path in _files(root)]
+
+
+def measure() -> int:
+    """asset_bytes: the zip's size."""
+    return measure_asset().zip_bytes

@@ -3,6 +3,10 @@
 One moto server (the parent's) serves every child; children alternate (ours, floor, ours, ...)
 so that a noisy neighbour hits both alike, and the ratio is the median of each pair's ratio (a pair
 runs back to back, so a slow spell of this shared machine cancels out within it).
+
+The children import our modules from bytecode, as Lambda does: the deployed asset ships unchecked-hash
+pycs (infra/asset_build.py), so the bench builds the same asset, compiled by its own interpreter, and
+puts it first on the children's path.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from bench.payloads import webhook_body
 from cmc_dev.backend import LocalBackend
 from cmc_dev.gateway import rest_proxy_event
 from cmc_webhooks import contract
+from infra.asset_build import build_asset
 
 CHILD_TIMEOUT_SECONDS = 60
 
@@ -45,9 +50,11 @@ class ColdStartResult:
         return self.handler.answer_seconds / self.floor.answer_seconds
 
 
-def child_environment(backend: LocalBackend) -> dict[str, str]:
+def child_environment(backend: LocalBackend, asset: Path) -> dict[str, str]:
+    """`asset`: the Lambda asset built by build_asset, with pycs for this interpreter."""
     env = dict(os.environ)
     env.update(backend.environment())
+    python_path = [str(asset), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env.update(
         {
             # As deployed, but without an X-Ray daemon or CloudWatch to send to.
@@ -59,7 +66,9 @@ def child_environment(backend: LocalBackend) -> dict[str, str]:
             # sampler, as in Lambda. Without it, the SDK builds two X-Ray botocore clients at import,
             # which no Lambda cold start pays.
             "LAMBDA_TASK_ROOT": tempfile.gettempdir(),
-            # The Lambda asset holds no .pyc: our modules are compiled at every cold start there too.
+            # Our modules come from the asset and its pycs, as in Lambda. No child writes a pyc for the
+            # next one (Lambda's /var/task is read-only).
+            "PYTHONPATH": os.pathsep.join(python_path),
             "PYTHONDONTWRITEBYTECODE": "1",
         }
     )
@@ -98,7 +107,6 @@ def _median(runs: list[ColdRun]) -> ColdRun:
 
 
 def measure(backend: LocalBackend, *, runs: int) -> ColdStartResult:
-    env = child_environment(backend)
     event = rest_proxy_event(
         method="POST",
         target=contract.WEBHOOK_PATH,
@@ -107,6 +115,9 @@ def measure(backend: LocalBackend, *, runs: int) -> ColdStartResult:
         source_ip="127.0.0.1",
     )
     with tempfile.TemporaryDirectory(prefix="cmc-bench-") as tmp:
+        asset = Path(tmp) / "asset"
+        build_asset(asset, python=sys.executable)
+        env = child_environment(backend, asset)
         event_file = Path(tmp) / "event.json"
         event_file.write_text(json.dumps(event), encoding="utf-8")
         _one("handler", event_file, env)  # warm the OS file cache for both alike

@@ -47,3 +47,12 @@ def test_the_quick_bench_writes_every_figure_and_the_exact_aws_calls(tmp_path: P
     # And the table is printed, one row per figure
     for name in (*RATIOS, "aws_calls", "asset_bytes"):
         assert f"| {name} |" in completed.stdout
+
+
+def test_the_bench_builds_the_asset_without_importing_cdk() -> None:
+    # aws_cdk starts node (jsii) at import: seconds the bench does not need to build the Lambda asset
+    code = "import sys, bench.__main__; print(sorted({'aws_cdk', 'jsii'} & set(sys.modules)))"
+    completed = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert completed.stdout.strip() == "[]"
