@@ -117,6 +117,14 @@ def test_bad_base64_and_bad_charset_bytes_are_refused() -> None:
         decode_webhook_body(latin, is_base64=True, content_type="application/json")
 
 
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-www-form-urlencoded"])
+def test_json_nested_too_deeply_is_refused_not_a_crash(content_type: str) -> None:
+    nested = '{"event": ' + "[" * 100_000
+    body = nested if content_type == "application/json" else "event=" + quote(nested)
+    with pytest.raises(InvalidEnvelope, match="too deeply"):
+        read_webhook(webhook_source(body, is_base64=False, content_type=content_type))
+
+
 def test_a_text_body_with_a_lone_surrogate_is_refused_as_not_utf8() -> None:
     # API Gateway's text bodies skip the bytes round trip: the parsers must still refuse what it refused.
     body = '{"event_type": "deliveries", "event": {"deliveries": [{"subject": "\ud800"}]}}'

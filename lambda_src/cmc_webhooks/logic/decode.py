@@ -106,6 +106,8 @@ def _load_json(text: str, what: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidEnvelope(f"{what} is not valid JSON: {exc.msg} at position {exc.pos}") from exc
+    except RecursionError as exc:  # e.g. 100,000 `[`: not a webhook, and not a 5xx either
+        raise InvalidEnvelope(f"{what} nests JSON too deeply") from exc
 
 
 def _form_document(raw: bytes, charset: str) -> dict[str, Any]:
