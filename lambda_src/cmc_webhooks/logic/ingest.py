@@ -205,10 +205,9 @@ class _ItemBuilder:
         self.expires_at = int((received_utc + options.retention).timestamp())
         self.quarantine_partition = contract.QUARANTINE_PARTITION_PREFIX + received_utc.date().isoformat()
 
-    def _base(self, event_type: str, record: Any, message_id: str, sk_time: str) -> tuple[StoredItem, int]:
-        """The item's common attributes, and the record's size as canonical JSON."""
-        eid, record_chars = record_key(event_type, self.server_composition, record)
-        item: StoredItem = {
+    def _event_item(self, event_type: str, message_id: str, sk_time: str, eid: str) -> StoredItem:
+        """The attributes every event item has."""
+        return {
             "message_id": message_id,
             "sk": f"{contract.EVENT_SORT_KEY_PREFIX}{sk_time}#{eid}",
             "kind": "event",
@@ -218,15 +217,14 @@ class _ItemBuilder:
             "expires_at": self.expires_at,
             "server_composition": self.server_composition,
         }
-        return item, record_chars
 
     def add_events(  # noqa: PLR0912 - one loop on purpose (the hot path)
         self, batch: Batch, event_type: str, records: Iterable[dict[str, Any]], known: frozenset[str]
     ) -> None:
         """Validated records (models/cmc.py): CMC's field names, both data format versions.
 
-        This runs for every record of every webhook, so it is one loop: each item built as one
-        literal, the cheap bounds checked inline, the classifier called only for failures."""
+        This runs for every record of every webhook, so it is one loop: the cheap bounds checked
+        inline, the classifier called only for failures."""
         bounce = event_type == "bounces"
         text_fields = _TEXT_FIELDS[event_type]
         composition = self.server_composition
@@ -251,22 +249,13 @@ class _ItemBuilder:
             eid, record_chars = record_key(event_type, composition, record, canonical_order=not extra)
             recipient_key = normalize_address(recipient)
             status = record["status"]
-            item: StoredItem = {
-                "message_id": message_id,
-                "sk": f"{contract.EVENT_SORT_KEY_PREFIX}{sk_time}#{eid}",
-                "kind": "event",
-                "event_id": eid,
-                "event_type": event_type,
-                "received_at": self.received_at,
-                "expires_at": self.expires_at,
-                "server_composition": composition,
-                "occurred_at": occurred_at,
-                "message_id_raw": raw_id,
-                "recipient": recipient,
-                "recipient_key": recipient_key,
-                "data_version": 1 if "envelopeTo" in record else 2,
-                "status": BOUNCED if bounce else status,
-            }
+            item = self._event_item(event_type, message_id, sk_time, eid)
+            item["occurred_at"] = occurred_at
+            item["message_id_raw"] = raw_id
+            item["recipient"] = recipient
+            item["recipient_key"] = recipient_key
+            item["data_version"] = 1 if "envelopeTo" in record else 2
+            item["status"] = BOUNCED if bounce else status
             if bounce:
                 item["bounce_code"] = status
             v1_sender = record.get("envelopeFrom")
@@ -304,7 +293,8 @@ class _ItemBuilder:
             occurred_at, sk_time = _occurrence(created, self.tz) if isinstance(created, str) else ("", "")
         except ValueError:
             occurred_at, sk_time = "", ""
-        item, record_chars = self._base(event_type, record, message_id, sk_time or "unknown-time")
+        eid, record_chars = record_key(event_type, self.server_composition, record)
+        item = self._event_item(event_type, message_id, sk_time or "unknown-time", eid)
         item["message_id_raw"] = raw_id or ""
         item["raw"] = _dumps(record)
         _put_if(item, "occurred_at", occurred_at)
