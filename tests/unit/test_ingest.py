@@ -279,6 +279,7 @@ def test_bounces_and_failures_are_classified_and_successes_are_not() -> None:
     [
         ({"messageId": "<" + "m" * 3000 + "@example.com>"}, "messageId: longer than 2048 bytes"),
         ({"to": "u" * 3000 + "@example.jp"}, "to: longer than 2048 bytes"),
+        ({"to": "   "}, "to: empty once spaces are removed"),
         ({"reason": "550 " + "x" * 500_000}, "more than the 390000 an item can hold"),
     ],
 )

@@ -136,3 +136,18 @@ def test_the_record_types_declare_their_fields_in_canonical_order() -> None:
     for record_type in RECORD_TYPES.values():
         fields = list(record_type.__annotations__)
         assert fields == sorted(fields), record_type.__name__
+
+
+def test_a_v1_name_beside_its_v2_one_is_kept_as_an_extra_field_either_way() -> None:
+    # The v2 name is used; the v1 one it stands for is not, and is kept like any unmapped field.
+    document = load_fixture("seed_deliveries_queued")
+    record = document["event"]["deliveries"][0]
+    v1_names = {"envelopeTo": "v1@example.jp", "envelopeFrom": "v1-sender@example.jp"}
+    record.update(v1_names)
+    one_pass, per_record = in_one_pass(json.dumps(document)), by_record(document)
+    assert one_pass.items == per_record.items
+    [item] = one_pass.items
+    assert item["recipient"] == record["to"]
+    assert json.loads(item["extra"]) == v1_names
+    assert one_pass.with_unknown_fields == 1
+    assert item["event_id"] == reference_key("deliveries", "pro", record)[0]

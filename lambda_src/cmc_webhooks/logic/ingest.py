@@ -244,7 +244,8 @@ class _ItemBuilder:
             if recipient is None:
                 self.add_quarantine(batch, event_type, record, MISSING_RECIPIENT)
                 continue
-            extra = None if known.issuperset(record) else {k: v for k, v in record.items() if k not in known}
+            plain = known.issuperset(record) and "envelopeTo" not in record and "envelopeFrom" not in record
+            extra = None if plain else _extra_fields(record, known)
             # Without extras, a validated record's keys are in canonical order (models/cmc.py).
             eid, record_chars = record_key(event_type, composition, record, canonical_order=not extra)
             recipient_key = normalize_address(recipient)
@@ -336,6 +337,18 @@ class _ItemBuilder:
             batch.quarantined += 1
 
 
+def _extra_fields(record: dict[str, Any], known: frozenset[str]) -> dict[str, Any] | None:
+    """The fields of a validated record that its item does not map, kept as `extra`; None if none.
+    A v1 name beside the v2 one it stands for is not used (the v2 one is), so it is one of them."""
+    unused = set()
+    if "to" in record:
+        unused.add("envelopeTo")
+    if "from" in record and "returnPath" in record:
+        unused.add("envelopeFrom")
+    extra = {name: value for name, value in record.items() if name not in known or name in unused}
+    return extra or None
+
+
 def storage_limit_problem(item: StoredItem, record_chars: int) -> str | None:
     """What DynamoDB would refuse in this item: key sizes and the 400 KB item limit.
 
@@ -345,6 +358,8 @@ def storage_limit_problem(item: StoredItem, record_chars: int) -> str | None:
     """
     if not fits_partition_key(item["message_id"]):
         return f"messageId: longer than {contract.PARTITION_KEY_MAX_BYTES} bytes"
+    if "recipient_key" in item and not item["recipient_key"]:
+        return "to: empty once spaces are removed"
     if "recipient_key" in item and not fits_partition_key(item["recipient_key"]):
         return f"to: longer than {contract.PARTITION_KEY_MAX_BYTES} bytes"
     if record_chars <= SAFE_RECORD_CHARS:
