@@ -125,6 +125,12 @@ def test_json_nested_too_deeply_is_refused_not_a_crash(content_type: str) -> Non
         read_webhook(webhook_source(body, is_base64=False, content_type=content_type))
 
 
+def test_an_integer_longer_than_python_reads_is_refused_not_a_crash() -> None:
+    body = '{"event_type": "deliveries", "event": {"deliveries": [{"n": ' + "9" * 5000 + "}]}}"
+    with pytest.raises(InvalidEnvelope, match="not JSON this receiver reads"):
+        read_webhook(webhook_source(body, is_base64=False, content_type="application/json"))
+
+
 def test_a_text_body_with_a_lone_surrogate_is_refused_as_not_utf8() -> None:
     # API Gateway's text bodies skip the bytes round trip: the parsers must still refuse what it refused.
     body = '{"event_type": "deliveries", "event": {"deliveries": [{"subject": "\ud800"}]}}'

@@ -108,6 +108,8 @@ def _load_json(text: str, what: str) -> Any:
         raise InvalidEnvelope(f"{what} is not valid JSON: {exc.msg} at position {exc.pos}") from exc
     except RecursionError as exc:  # e.g. 100,000 `[`: not a webhook, and not a 5xx either
         raise InvalidEnvelope(f"{what} nests JSON too deeply") from exc
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits (Python's limit)
+        raise InvalidEnvelope(f"{what} is not JSON this receiver reads: {exc}") from exc
 
 
 def _form_document(raw: bytes, charset: str) -> dict[str, Any]:
