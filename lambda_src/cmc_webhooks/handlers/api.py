@@ -39,6 +39,9 @@ from cmc_webhooks.logic.lookup import lookup_message, lookup_recipient
 from cmc_webhooks.models.api import ErrorBody, IngestSummary, MessageHistory, RecipientHistory
 from cmc_webhooks.settings import get_settings, parse_time_zone
 
+# The sender names the event type: a bounded length of it goes into metrics and logs.
+MAX_LOGGED_EVENT_TYPE = 64
+
 logger = Logger(service=contract.SERVICE_NAME)
 metrics = Metrics(namespace=contract.METRICS_NAMESPACE, service=contract.SERVICE_NAME)
 tracer = Tracer(service=contract.SERVICE_NAME)
@@ -118,7 +121,7 @@ def receive_webhook() -> dict[str, int]:
     # matched to the access log by the request id.
     metrics.add_metric(name="RecordsReceived", unit=MetricUnit.Count, value=batch.received)
     metrics.add_metric(name="RecordsWritten", unit=MetricUnit.Count, value=batch.written)
-    metrics.add_metadata(key="event_type", value=webhook.event_type)
+    metrics.add_metadata(key="event_type", value=str(webhook.event_type)[:MAX_LOGGED_EVENT_TYPE])
     metrics.add_metadata(key="request_id", value=event.request_context.request_id)
     # The exceptions only when they happen: a metric costs CPU on every request, and a Sum reads the same.
     exceptions = False
@@ -133,7 +136,10 @@ def receive_webhook() -> dict[str, int]:
             exceptions = True
     if exceptions:  # a log line too (a Powertools line costs ~0.1 ms of CPU: not on every request)
         # Counts and the event type only: addresses, subjects and bodies stay out of logs.
-        logger.info("webhook stored with exceptions", extra={"event_type": webhook.event_type, **summary})
+        logger.info(
+            "webhook stored with exceptions",
+            extra={"event_type": str(webhook.event_type)[:MAX_LOGGED_EVENT_TYPE], **summary},
+        )
     return summary
 
 
