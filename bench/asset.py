@@ -41,16 +41,3 @@ def measure_asset() -> AssetFigure:
         root = Path(tmp)
         compiled = build_asset(root, python=find_runtime_python())
         return AssetFigure(zip_bytes=_zip_bytes(root), files=len(_files(root)), compiled=compiled)
-
-
-def asset_files() -> list[Path]:
-    """The asset's files, relative to its root."""
-    with tempfile.TemporaryDirectory(prefix="cmc-bench-asset-") as tmp:
-        root = Path(tmp)
-        build_asset(root, python=find_runtime_python())
-        return [path.relative_to(root) for path in _files(root)]
-
-
-def measure() -> int:
-    """asset_bytes: the zip's size."""
-    return measure_asset().zip_bytes
