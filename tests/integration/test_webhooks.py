@@ -177,6 +177,17 @@ def test_a_clean_webhook_emits_the_record_counts_and_no_exception_counts(
     assert [record.getMessage() for record in caplog.records if record.name == contract.SERVICE_NAME] == []
 
 
+def test_the_senders_event_type_goes_into_the_metrics_line_bounded(
+    api_client: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = load_fixture("seed_deliveries_queued")
+    document["event_type"] = "x" * 500
+    capsys.readouterr()
+    assert api_client.post_json(document).status == 200
+    [blob] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert blob["event_type"] == "x" * 64
+
+
 def test_a_thousand_records_in_one_request_are_all_stored(api_client: Api) -> None:
     template = load_fixture("seed_deliveries_queued")["event"]["deliveries"][0]
     records = [dict(template, messageId=f"<bulk-{n}@example.com>") for n in range(1000)]
