@@ -60,6 +60,7 @@ def child_environment(backend: LocalBackend, asset: Path) -> dict[str, str]:
             # As deployed, but without an X-Ray daemon or CloudWatch to send to.
             "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,
             "POWERTOOLS_TRACE_DISABLED": "true",
+            **contract.RUNTIME_ENVIRONMENT,  # as the stack sets it
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "INFO",
             # Lambda sets it; the X-Ray SDK (imported by Powertools' Tracer) then uses its local

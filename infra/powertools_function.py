@@ -74,11 +74,12 @@ def asset_code() -> lambda_.AssetCode:
 
 
 def powertools_environment(log_level: str) -> dict[str, str]:
-    """What every function's Powertools Logger, Metrics and Tracer read."""
+    """What every function's Powertools Logger, Metrics and Tracer read, and the runtime settings."""
     return {
         "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": log_level,
+        **contract.RUNTIME_ENVIRONMENT,
     }
 
 

@@ -70,6 +70,10 @@ DEFAULT_MAX_RECORDS: Final = 5000
 # --- Powertools ------------------------------------------------------------------------
 SERVICE_NAME: Final = "cmc-webhooks"
 METRICS_NAMESPACE: Final = "CmcWebhooks"
+# Every function's environment besides its settings: no pydantic plugins to look for. Without it,
+# pydantic reads every installed distribution's metadata when the first model class is built, on
+# each cold start; this code uses no plugin.
+RUNTIME_ENVIRONMENT: Final = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
 
 # --- HTTP API --------------------------------------------------------------------------
 WEBHOOK_PATH: Final = "/webhooks/events"

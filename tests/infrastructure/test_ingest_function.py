@@ -72,6 +72,7 @@ def test_environment_names_the_generated_table_and_carries_the_stage_settings(
         "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": settings.log_level,
+        **contract.RUNTIME_ENVIRONMENT,
     }
 
 

@@ -122,6 +122,7 @@ def test_the_function_is_told_the_bus_the_source_and_the_kinds(
         "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": settings.log_level,
+        **contract.RUNTIME_ENVIRONMENT,
     }
 
 
