@@ -11,10 +11,12 @@ import json
 from datetime import datetime
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cmc_webhooks.logic.ingest import Batch, Webhook, build_batch, read_webhook
+from cmc_webhooks.logic import ingest
+from cmc_webhooks.logic.ingest import Batch, Webhook, build_batch, read_webhook, validated_records_come_sorted
 from cmc_webhooks.models.cmc import RECORD_TYPES
 from tests.conftest import SEED_FIXTURES, load_fixture
 from tests.unit.test_identity_canonical import reference_key
@@ -151,3 +153,15 @@ def test_a_v1_name_beside_its_v2_one_is_kept_as_an_extra_field_either_way() -> N
     assert json.loads(item["extra"]) == v1_names
     assert one_pass.with_unknown_fields == 1
     assert item["event_id"] == reference_key("deliveries", "pro", record)[0]
+
+
+def test_this_pydantic_returns_validated_records_in_declaration_order() -> None:
+    assert validated_records_come_sorted()
+
+
+def test_ids_stay_the_same_on_a_pydantic_that_keeps_the_order_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The check falls back to sorting: the ids must not depend on which pydantic the Lambda runs.
+    document = load_fixture("seed_deliveries_queued")
+    expected = in_one_pass(json.dumps(document)).items
+    monkeypatch.setattr(ingest, "validated_records_come_sorted", lambda: False)
+    assert in_one_pass(json.dumps(document)).items == expected
