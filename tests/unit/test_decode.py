@@ -2,14 +2,21 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
 
 from cmc_webhooks.errors import InvalidEnvelope, UnsupportedMediaType
-from cmc_webhooks.logic.decode import decode_webhook_body, parse_content_type, webhook_source
+from cmc_webhooks.logic.decode import load_document, parse_content_type, webhook_source
 from cmc_webhooks.logic.ingest import read_webhook
 from tests.conftest import SEED_FIXTURES, fixture_text, load_fixture
+
+
+def decode_webhook_body(body: str | None, *, is_base64: bool, content_type: str | None) -> dict[str, Any]:
+    """The document a body carries, as the handler reads it when it is not checked in one pass."""
+    source = webhook_source(body, is_base64=is_base64, content_type=content_type)
+    return source if isinstance(source, dict) else load_document(source)
 
 
 def form_body(document: dict[str, object], **overrides: str) -> str:

@@ -116,12 +116,13 @@ def receive_webhook() -> dict[str, int]:
     event_store().write(batch.items)  # raises StorageUnavailable: never 200 with data missing
 
     summary = batch.summary()
+    event_type = str(webhook.event_type)[:MAX_LOGGED_EVENT_TYPE]
     # Every request's counts go out in its metrics line (CloudWatch EMF, in the function's log), with
     # the event type and the API Gateway request id as metadata: searchable like a log line, and
     # matched to the access log by the request id.
     metrics.add_metric(name="RecordsReceived", unit=MetricUnit.Count, value=batch.received)
     metrics.add_metric(name="RecordsWritten", unit=MetricUnit.Count, value=batch.written)
-    metrics.add_metadata(key="event_type", value=str(webhook.event_type)[:MAX_LOGGED_EVENT_TYPE])
+    metrics.add_metadata(key="event_type", value=event_type)
     metrics.add_metadata(key="request_id", value=event.request_context.request_id)
     # The exceptions only when they happen: a metric costs CPU on every request, and a Sum reads the same.
     exceptions = False
@@ -136,10 +137,7 @@ def receive_webhook() -> dict[str, int]:
             exceptions = True
     if exceptions:  # a log line too (a Powertools line costs ~0.1 ms of CPU: not on every request)
         # Counts and the event type only: addresses, subjects and bodies stay out of logs.
-        logger.info(
-            "webhook stored with exceptions",
-            extra={"event_type": str(webhook.event_type)[:MAX_LOGGED_EVENT_TYPE], **summary},
-        )
+        logger.info("webhook stored with exceptions", extra={"event_type": event_type, **summary})
     return summary
 
 

@@ -30,12 +30,6 @@ def parse_content_type(header: str | None) -> tuple[str, str]:
     return media_type.strip().lower(), charset
 
 
-def decode_webhook_body(body: str | None, *, is_base64: bool, content_type: str | None) -> dict[str, Any]:
-    """The webhook document as a dict, or an error that names what is wrong with the body."""
-    source = webhook_source(body, is_base64=is_base64, content_type=content_type)
-    return source if isinstance(source, dict) else load_document(source)
-
-
 def load_document(text: str) -> dict[str, Any]:
     """The JSON text of a webhook as a dict, or an error that names what is wrong with it."""
     try:

@@ -312,7 +312,8 @@ class _ItemBuilder:
         item = self._event_item(event_type, message_id, sk_time or "unknown-time", eid)
         item["message_id_raw"] = raw_id or ""
         item["raw"] = _dumps(record)
-        _put_if(item, "occurred_at", occurred_at)
+        if occurred_at:
+            item["occurred_at"] = occurred_at
         for attribute, source in (("status", "status"), ("recipient", "to"), ("reason", "reason")):
             value = record.get(source)
             if isinstance(value, str) and value:
@@ -426,11 +427,6 @@ def _occurrence(created: str, tz: tzinfo) -> tuple[str, str]:
 
 def _utc_key(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _put_if(item: StoredItem, name: str, value: str) -> None:
-    if value:
-        item[name] = value  # type: ignore[literal-required]
 
 
 def _dumps(value: Any) -> str:
