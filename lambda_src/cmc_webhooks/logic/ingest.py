@@ -194,7 +194,10 @@ def validated_records_come_sorted() -> bool:
     order: in AWS the code runs on the layer's pydantic, not the version the tests pin."""
     probe = {name: "x" for name in sorted(KNOWN_FIELDS["deliveries"], reverse=True)}
     probe.update({"created": "2000-01-01 00:00:00", "messageId": "<m@x>", "status": "queued", "to": "a@x"})
-    validated = _adapter(RECORD_TYPES["deliveries"]).validate_python(probe)
+    # Through the webhook's own validator: it is built already (a record adapter would cost a cold
+    # start ~1.5 ms to build) and it is the one the common case runs.
+    webhook = CheckedWebhook.model_validate({"event_type": "deliveries", "event": {"deliveries": [probe]}})
+    validated = webhook.event["deliveries"][0]
     return list(validated) == sorted(validated)
 
 
