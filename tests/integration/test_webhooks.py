@@ -162,6 +162,12 @@ def test_blocks_and_unknown_fields_are_kept_and_counted(
     assert (logged.event_type, logged.unrecognized) == ("blocks", 1)  # type: ignore[attr-defined]
 
 
+def request_metrics(output: str) -> list[dict[str, Any]]:
+    """The request's metrics lines (CloudWatch EMF) in the output, not a first request's ColdStart line."""
+    blobs = [json.loads(line) for line in output.splitlines() if '"_aws"' in line]
+    return [blob for blob in blobs if "RecordsReceived" in blob]
+
+
 def test_a_clean_webhook_emits_the_record_counts_and_no_exception_counts(
     api_client: Api, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -169,12 +175,23 @@ def test_a_clean_webhook_emits_the_record_counts_and_no_exception_counts(
     reply = api_client.post_json(load_fixture("seed_deliveries_queued"))
 
     assert reply.status == 200
-    [blob] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    [blob] = request_metrics(capsys.readouterr().out)
     assert {name for name in blob if name.startswith("Records")} == {"RecordsReceived", "RecordsWritten"}
     # The request's trace in the log is its metrics line: the event type and the request id, no log line.
     assert blob["event_type"] == "deliveries"
     assert blob["request_id"]
     assert [record.getMessage() for record in caplog.records if record.name == contract.SERVICE_NAME] == []
+
+
+def test_log_lines_carry_the_api_gateway_request_id_as_their_correlation_id(
+    api_client: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for _ in range(2):  # a new id for each request
+        capsys.readouterr()
+        assert api_client.post_json(load_fixture("seed_deliveries_queued")).status == 200
+        [blob] = request_metrics(capsys.readouterr().out)
+
+        assert api.logger.get_current_keys()["correlation_id"] == blob["request_id"]
 
 
 def test_the_senders_event_type_goes_into_the_metrics_line_bounded(
@@ -184,7 +201,7 @@ def test_the_senders_event_type_goes_into_the_metrics_line_bounded(
     document["event_type"] = "x" * 500
     capsys.readouterr()
     assert api_client.post_json(document).status == 200
-    [blob] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    [blob] = request_metrics(capsys.readouterr().out)
     assert blob["event_type"] == "x" * 64
 
 
