@@ -62,7 +62,8 @@ def run(*, quick: bool) -> tuple[dict[str, Any], list[tuple[str, str, str, str]]
             f"spawn to answer, median of {cold.runs} pairs; medians "
             f"{cold.handler.process_seconds * ms:.0f} ms vs floor {cold.floor.process_seconds * ms:.0f} ms "
             f"(import {cold.handler.import_seconds * ms:.0f} vs {cold.floor.import_seconds * ms:.0f} ms; "
-            f"in-process ratio of medians {cold.in_process_ratio:.2f})",
+            f"in-process ratio of medians {cold.in_process_ratio:.2f}); the floor after importing "
+            f"Powertools and pydantic alone: {cold.stack_ratio:.2f}",
         ),
         (
             "cpu_100_ratio",

@@ -1,8 +1,9 @@
-"""One cold start in a fresh process: `python -m bench.cold_child handler|floor EVENT_FILE`.
+"""One cold start in a fresh process: `python -m bench.cold_child handler|floor|stack EVENT_FILE`.
 
-Imports the handler (ours, or the floor) and answers the webhook in EVENT_FILE, then prints
-one line `BENCH {"status": ..., "import_seconds": ..., "seconds": ...}`, times taken from the top
-of this module. The parent times the whole process too, from spawn to that line.
+Imports the handler (ours, the floor, or the floor after our libraries: bench/stack_floor.py) and
+answers the webhook in EVENT_FILE, then prints one line
+`BENCH {"status": ..., "import_seconds": ..., "seconds": ...}`, times taken from the top of this
+module. The parent times the whole process too, from spawn to that line.
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ def main() -> None:
 
         imported = time.perf_counter()
         result = lambda_handler(event, LocalLambdaContext())
-    elif mode == "floor":
-        from bench.baselines import floor_handler  # noqa: PLC0415
+    elif mode in ("floor", "stack"):
+        if mode == "floor":
+            from bench.baselines import floor_handler  # noqa: PLC0415
+        else:
+            from bench.stack_floor import floor_handler  # noqa: PLC0415
 
         imported = time.perf_counter()
         result = floor_handler(event, None)
