@@ -70,6 +70,10 @@ DEFAULT_MAX_RECORDS: Final = 5000
 # --- Powertools ------------------------------------------------------------------------
 SERVICE_NAME: Final = "cmc-webhooks"
 METRICS_NAMESPACE: Final = "CmcWebhooks"
+# What X-Ray traces: the AWS SDK's calls. Tracer's default patches every library the SDK supports
+# that is installed (sqlite3, http.client, requests, ...): more to import on a cold start, and each
+# AWS call traced twice (botocore's subsegment and http.client's under it).
+TRACED_MODULES: Final = ("botocore",)
 # Every function's environment besides its settings: no pydantic plugins to look for. Without it,
 # pydantic reads every installed distribution's metadata when the first model class is built, on
 # each cold start; this code uses no plugin.

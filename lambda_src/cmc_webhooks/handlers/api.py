@@ -43,7 +43,7 @@ MAX_LOGGED_EVENT_TYPE = 64
 
 logger = Logger(service=contract.SERVICE_NAME)
 metrics = Metrics(namespace=contract.METRICS_NAMESPACE, service=contract.SERVICE_NAME)
-tracer = Tracer(service=contract.SERVICE_NAME)
+tracer = Tracer(service=contract.SERVICE_NAME, patch_modules=contract.TRACED_MODULES)
 # Japanese subjects and reasons stay readable in responses (JSON is UTF-8 by definition).
 app = APIGatewayRestResolver(
     serializer=partial(json.dumps, ensure_ascii=False, separators=(",", ":"), default=str)

@@ -26,7 +26,7 @@ from cmc_webhooks.settings import get_publisher_settings
 
 logger = Logger(service=contract.SERVICE_NAME)
 metrics = Metrics(namespace=contract.METRICS_NAMESPACE, service=contract.SERVICE_NAME)
-tracer = Tracer(service=contract.SERVICE_NAME)
+tracer = Tracer(service=contract.SERVICE_NAME, patch_modules=contract.TRACED_MODULES)
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
