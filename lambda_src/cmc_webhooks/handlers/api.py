@@ -200,7 +200,7 @@ def handle_webhook_error(error: WebhookError) -> Response[str]:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Log lines carry API Gateway's request id as their correlation id. Read here, not through
     # Logger's correlation_id_path: its JMESPath search built a function table and formatted a debug
-    # message on every request, ~0.1 ms of CPU (docs/benchmarks.md).
+    # message on every request, ~20-35 µs of CPU (docs/benchmarks.md).
     logger.set_correlation_id(event.get("requestContext", {}).get("requestId"))
     return app.resolve(event, context)
 
