@@ -20,6 +20,7 @@ from cmc_webhooks.logic.classify import (
     PHRASE_RULES,
     WEAK_PHRASE_RULES,
     Classification,
+    _compiled,
     _patterns,
     _phrase_category,
     classify,
@@ -354,6 +355,24 @@ def test_the_phrase_search_decides_as_the_rules_tried_in_order_do(pieces: list[s
         in_order = next((category for category, pattern in rules.rules if re.search(pattern, text)), None)
 
         assert _phrase_category(text, rules) == in_order
+
+
+# Rules as a later edit could write them: groups, classes and escaped pipes, beside plain phrases.
+EDGE_RULES: tuple[tuple[str, str], ...] = (
+    ("a", r"x\|y|\bz"),
+    ("b", r"pipe \| char"),
+    ("c", r"(?:lost|dropped) connection|y"),
+    ("d", r"[0-9]{3} blocked|\\|"),
+)
+
+
+@pytest.mark.parametrize(
+    "text", ["y", "x|y", "z", "pipe | char", "dropped connection", "550 blocked", "\\", "q"]
+)
+def test_the_phrase_search_splits_only_plain_alternatives(text: str) -> None:
+    in_order = next((category for category, pattern in EDGE_RULES if re.search(pattern, text)), None)
+
+    assert _phrase_category(text, _compiled(EDGE_RULES)) == in_order
 
 
 def all_patterns() -> list[re.Pattern[str]]:

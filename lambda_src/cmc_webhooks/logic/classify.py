@@ -443,7 +443,7 @@ _REGEX_SYNTAX = frozenset("\\.^$*+?{}[]()")
 def _compiled(rules: tuple[tuple[str, str], ...]) -> _PhraseRules:
     matchers = []
     for category, pattern in rules:
-        if "(" in pattern or "[" in pattern:  # a group or class may hold a `|`: the pattern stays whole
+        if "(" in pattern or "[" in pattern or "\\|" in pattern:  # a `|` that does not separate: kept whole
             phrases, others = [], [pattern]
         else:
             alternatives = pattern.split("|")
