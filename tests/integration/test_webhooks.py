@@ -8,6 +8,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from cmc_dev.gateway import rest_proxy_event
+from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_webhooks import contract
 from cmc_webhooks.dal.dynamodb import DynamoDBEventStore
 from cmc_webhooks.errors import StorageUnavailable
@@ -192,6 +194,18 @@ def test_log_lines_carry_the_api_gateway_request_id_as_their_correlation_id(
         [blob] = request_metrics(capsys.readouterr().out)
 
         assert api.logger.get_current_keys()["correlation_id"] == blob["request_id"]
+
+
+@pytest.mark.parametrize("request_context", [None, "not an object"])
+def test_an_event_without_a_usable_request_context_is_answered_not_crashed(request_context: Any) -> None:
+    # A direct or console invoke, not API Gateway: no request id to correlate, and still an answer.
+    event = rest_proxy_event(method="GET", target="/nope", headers=[], body=b"", source_ip="127.0.0.1")
+    event["requestContext"] = request_context
+
+    reply = api.lambda_handler(event, LocalLambdaContext())
+
+    assert reply["statusCode"] == 404
+    assert api.logger.get_current_keys().get("correlation_id") is None
 
 
 def test_the_senders_event_type_goes_into_the_metrics_line_bounded(

@@ -201,7 +201,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     # Log lines carry API Gateway's request id as their correlation id. Read here, not through
     # Logger's correlation_id_path: its JMESPath search built a function table and formatted a debug
     # message on every request, ~20-35 µs of CPU (docs/benchmarks.md).
-    logger.set_correlation_id(event.get("requestContext", {}).get("requestId"))
+    request_context = event.get("requestContext")
+    logger.set_correlation_id(request_context.get("requestId") if isinstance(request_context, dict) else None)
     return app.resolve(event, context)
 
 
