@@ -13,6 +13,7 @@ import pytest
 from cmc_webhooks import contract
 
 ROOT = Path(__file__).resolve().parents[2]
+TRACING_SWITCHES = ("POWERTOOLS_", "AWS_XRAY_", "AWS_SAM_LOCAL", "AWS_CHALICE_CLI_MODE")
 PROBE = (
     "import json, sys, importlib; importlib.import_module(sys.argv[1]); "
     "from aws_xray_sdk.core.patcher import _PATCHED_MODULES; "
@@ -23,7 +24,8 @@ PROBE = (
 @pytest.mark.parametrize("handler", ["cmc_webhooks.handlers.api", "cmc_webhooks.handlers.publisher"])
 def test_with_tracing_on_only_the_aws_sdk_is_patched(handler: str, tmp_path: Path) -> None:
     env = {
-        **{name: value for name, value in os.environ.items() if not name.startswith("POWERTOOLS_")},
+        # Nothing of this machine's that turns tracing off (Powertools' and the X-Ray SDK's own switches).
+        **{name: value for name, value in os.environ.items() if not name.startswith(TRACING_SWITCHES)},
         # As in Lambda with active tracing (no daemon is needed to import and patch).
         "AWS_LAMBDA_FUNCTION_NAME": "cmc-webhooks-test",
         "LAMBDA_TASK_ROOT": str(tmp_path),
