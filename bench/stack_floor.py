@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import gc
 
+# The floor's own imports (boto3) first, with the collector on as in the floor child: only the
+# libraries' import gets what the handler gives it, the collector off.
+from bench.baselines import floor_handler
+from cmc_webhooks import contract
+
 gc.disable()  # as handlers/api.py does during its import
 
 from aws_lambda_powertools import Logger, Metrics, Tracer  # noqa: E402
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver  # noqa: E402
 from aws_lambda_powertools.utilities.parser import parse  # noqa: E402, F401
 from pydantic import BaseModel  # noqa: E402, F401
-
-from bench.baselines import floor_handler  # noqa: E402
-from cmc_webhooks import contract  # noqa: E402
 
 LOGGER = Logger(service=contract.SERVICE_NAME)
 METRICS = Metrics(namespace=contract.METRICS_NAMESPACE, service=contract.SERVICE_NAME)
