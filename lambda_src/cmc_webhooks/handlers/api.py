@@ -97,13 +97,14 @@ def receive_webhook() -> dict[str, int]:
     if len(event.body or "") > max_body_bytes:
         raise PayloadTooLarge(f"the body is larger than {max_body_bytes} bytes")
     credentials = credential_source().credentials()
-    authorization = event.headers.get("authorization")
+    headers = event.headers  # a case-insensitive copy of all the request's headers on every access
+    authorization = headers.get("authorization")
     try:
         webhook = read_webhook(
             webhook_source(
                 event.body,
                 is_base64=bool(event.is_base64_encoded),
-                content_type=event.headers.get("content-type"),
+                content_type=headers.get("content-type"),
             )
         )
     except WebhookError:
