@@ -24,7 +24,7 @@ from pydantic import BaseModel  # noqa: E402, F401
 
 LOGGER = Logger(service=contract.SERVICE_NAME)
 METRICS = Metrics(namespace=contract.METRICS_NAMESPACE, service=contract.SERVICE_NAME)
-TRACER = Tracer(service=contract.SERVICE_NAME)
+TRACER = Tracer(service=contract.SERVICE_NAME, patch_modules=contract.TRACED_MODULES)  # as the handler
 RESOLVER = APIGatewayRestResolver()
 
 gc.freeze()
