@@ -84,10 +84,10 @@ def run(*, quick: bool) -> tuple[dict[str, Any], list[tuple[str, str, str, str]]
             "throughput_ratio",
             f"{rate.ratio:.2f}",
             ">= 5",
-            f"{rate.handler.per_second:.0f} records/s vs naive {rate.naive.per_second:.0f} records/s "
-            f"({throughput.SENDERS} senders; {len(rate.rounds)} alternating round"
-            f"{'s' if len(rate.rounds) != 1 else ''} of {rate.seconds_per_window:.0f} s to each, "
-            "the median of their ratios)",
+            f"{rate.handler_per_second:.0f} records/s vs naive {rate.naive_per_second:.0f} records/s, "
+            f"medians of {len(rate.rounds)} alternating round{'s' if len(rate.rounds) != 1 else ''} "
+            f"of {rate.seconds_per_window:.0f} s to each ({throughput.SENDERS} senders; the figure is "
+            "the median of the rounds' ratios)",
         ),
         (
             "asset_bytes",

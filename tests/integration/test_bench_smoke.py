@@ -50,7 +50,7 @@ def test_the_quick_bench_writes_every_figure_and_the_exact_aws_calls(tmp_path: P
     # With the cold start of the libraries alone (the stack child answered too)
     assert "the floor after importing Powertools and pydantic alone: " in completed.stdout
     # And the throughput's receivers took turns (the quick run: one round)
-    assert "1 alternating round of 1 s to each" in completed.stdout
+    assert "medians of 1 alternating round of 1 s to each" in completed.stdout
 
 
 def test_the_bench_builds_the_asset_without_importing_cdk() -> None:
