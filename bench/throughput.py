@@ -3,9 +3,9 @@ webhooks from 4 concurrent senders, ours divided by a naive receiver (one PutIte
 
 Each receiver runs in its own process behind `make local`'s HTTP server; moto and the senders run
 in this one. Both receivers start first; then they take turns, a window of traffic to each per
-round (ours first in even rounds, the naive one first in odd ones), and the figure is the median of
-the rounds' ratios: a round runs back to back, so a slow spell of this shared machine hits both
-receivers of a round alike, as in cold_start.py. A window's rate is its records over the time to
+round (ours first in the 1st, 3rd, ... round, the naive one in the others), and the figure is the
+median of the rounds' ratios: a round runs back to back, so a slow spell of this shared machine
+hits both receivers of a round alike, as in cold_start.py. A window's rate is its records over the time to
 its last answer. (Each sender's own rate, summed, read the naive receiver ~15-20 % higher than
 windows of 15 s do: its last slow webhooks are served faster once the other senders are done. The
 pooled rate of 3 s windows reads about as the 15 s ones.) Every webhook of a round is new (CMC
@@ -39,6 +39,7 @@ RECORDS_PER_WEBHOOK = 100
 BODIES_PER_SENDER = 32
 ROUNDS = 5
 STARTUP_SECONDS = 60
+STOP_SECONDS = 5  # bench.serve exits at SIGTERM
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def _receiver(mode: str, backend: LocalBackend) -> Iterator[int]:
             finally:
                 process.terminate()
                 try:
-                    process.wait(STARTUP_SECONDS)
+                    process.wait(STOP_SECONDS)
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
@@ -152,9 +153,9 @@ def _window(mode: str, port: int, round_number: int, seconds: float) -> float:
 
 
 def measure(backend: LocalBackend, *, seconds: float, rounds: int = ROUNDS) -> ThroughputResult:
-    """`rounds` rounds of a `seconds` window to each receiver, which goes first alternating."""
-    if rounds < 1:
-        raise ValueError("at least one round")
+    """`rounds` rounds of a `seconds` window to each receiver; ours goes first in the 1st, 3rd, ... round."""
+    if rounds < 1 or seconds <= 0:
+        raise ValueError("at least one round of a window longer than 0 s")
     results = []
     with _receiver("handler", backend) as ours, _receiver("naive", backend) as naive:
         for number in range(rounds):
