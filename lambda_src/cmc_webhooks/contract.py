@@ -37,35 +37,8 @@ PARTITION_KEY_MAX_BYTES: Final = 2048
 # DynamoDB BatchWriteItem takes at most 25 put requests per call.
 BATCH_WRITE_LIMIT: Final = 25
 
-# --- Environment variables of the ingest/lookup function ------------------------------
-ENV_TABLE_NAME: Final = "CMC_TABLE_NAME"
-ENV_TIME_ZONE: Final = "CMC_TIME_ZONE"
-ENV_RETENTION_DAYS: Final = "CMC_RETENTION_DAYS"
-ENV_MAX_RECORDS: Final = "CMC_MAX_RECORDS_PER_REQUEST"
-
-# Webhook authentication (docs/security.md): the deployed function reads the secret's JSON;
-# `make local` reads the two variables below. With none set, the endpoint is open.
-ENV_AUTH_SECRET_NAME: Final = "CMC_AUTH_SECRET_NAME"  # noqa: S105 - a variable name, not a secret
-ENV_LOCAL_BASIC_AUTH: Final = "CMC_WEBHOOK_BASIC_AUTH"  # user:password
-ENV_LOCAL_API_KEY: Final = "CMC_WEBHOOK_API_KEY"
-# Bodies above this get 413. Lambda takes at most 6 MB per synchronous request, envelope included.
-ENV_MAX_BODY_BYTES: Final = "CMC_MAX_BODY_BYTES"
-DEFAULT_MAX_BODY_BYTES: Final = 5 * 1024 * 1024
-
-# Suppression rules of the recipient view (docs/bounces.md).
-ENV_SOFT_BOUNCE_THRESHOLD: Final = "CMC_SOFT_BOUNCE_THRESHOLD"
-ENV_SOFT_BOUNCE_WINDOW_DAYS: Final = "CMC_SOFT_BOUNCE_WINDOW_DAYS"
-ENV_SUPPRESS_ON_HARD_BOUNCE: Final = "CMC_SUPPRESS_ON_HARD_BOUNCE"
-ENV_SUPPRESS_ON_BLOCK: Final = "CMC_SUPPRESS_ON_BLOCK"  # blocks, suppressed (code 10), unsubscribed (11)
-ENV_SUCCESS_CLEARS_SOFT_BOUNCES: Final = "CMC_SUCCESS_CLEARS_SOFT_BOUNCES"
-DEFAULT_SOFT_BOUNCE_THRESHOLD: Final = 3
-DEFAULT_SOFT_BOUNCE_WINDOW_DAYS: Final = 7
 # The recipient view reads at most this many of the newest events.
 RECIPIENT_EVENTS_LIMIT: Final = 1000
-
-DEFAULT_TIME_ZONE: Final = "Asia/Tokyo"
-DEFAULT_RETENTION_DAYS: Final = 400
-DEFAULT_MAX_RECORDS: Final = 5000
 
 # --- Powertools ------------------------------------------------------------------------
 SERVICE_NAME: Final = "cmc-webhooks"
@@ -74,10 +47,6 @@ METRICS_NAMESPACE: Final = "CmcWebhooks"
 # that is installed (sqlite3, http.client, requests, ...): more to import on a cold start, and each
 # AWS call traced twice (botocore's subsegment and http.client's under it).
 TRACED_MODULES: Final = ("botocore",)
-# Every function's environment besides its settings: no pydantic plugins to look for. Without it,
-# pydantic reads every installed distribution's metadata when the first model class is built, on
-# each cold start; this code uses no plugin.
-RUNTIME_ENVIRONMENT: Final = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
 
 # --- HTTP API --------------------------------------------------------------------------
 WEBHOOK_PATH: Final = "/webhooks/events"
@@ -85,9 +54,6 @@ MESSAGE_LOOKUP_PATH: Final = "/messages/{message_id}"
 RECIPIENT_LOOKUP_PATH: Final = "/recipients/{address}"
 
 # --- EventBridge fan-out ----------------------------------------------------------------
-ENV_EVENT_BUS_NAME: Final = "CMC_EVENT_BUS_NAME"
-ENV_EVENT_SOURCE: Final = "CMC_EVENT_SOURCE"
-ENV_PUBLISHED_KINDS: Final = "CMC_PUBLISHED_KINDS"  # comma-separated names of PUBLISHABLE_KINDS
 DEFAULT_EVENT_SOURCE: Final = "customers-mail-cloud"
 DETAIL_SCHEMA_VERSION: Final = "1.0"
 # PutEvents takes at most 10 entries per call.

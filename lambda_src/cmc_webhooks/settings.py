@@ -1,21 +1,28 @@
-"""Settings of the function, read once from the environment into a typed object."""
+"""Settings of the two functions: one typed model each, validated once from the environment.
+
+A field's alias is its environment variable; its default and bounds are declared here and nowhere
+else. The stage settings of the CDK app (infra/settings.py) derive from `IngestTunables` and
+`PublishTunables`, so the stack writes each function's environment from the very fields the function
+reads back, and the two sides cannot disagree.
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from datetime import UTC, timedelta, timezone, tzinfo
-from functools import cache
-from typing import TYPE_CHECKING
+from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from cmc_webhooks import contract
 from cmc_webhooks.logic.auth import CredentialSet
+from cmc_webhooks.logic.suppression import SuppressionPolicy
 
-if TYPE_CHECKING:
-    from cmc_webhooks.logic.suppression import SuppressionPolicy
+# Lambda takes at most 6 MB per synchronous request, so a larger body never reaches the function.
+MAX_BODY_BYTES_LIMIT = 6 * 1024 * 1024
+# An EventBridge `source`; "aws." is reserved for AWS services (checked below).
+EVENT_SOURCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,255}$"
 
 
 def parse_time_zone(name: str) -> tzinfo:
@@ -23,7 +30,7 @@ def parse_time_zone(name: str) -> tzinfo:
     text = name.strip()
     if text.upper() in {"UTC", "Z"}:
         return UTC
-    if text[:1] in "+-" and len(text) == 6 and text[3] == ":":
+    if text[:1] in "+-" and len(text) == 6 and text[3] == ":" and text[1:3].isdigit() and text[4:].isdigit():
         sign = 1 if text[0] == "+" else -1
         return timezone(sign * timedelta(hours=int(text[1:3]), minutes=int(text[4:6])))
     try:
@@ -32,39 +39,94 @@ def parse_time_zone(name: str) -> tzinfo:
         raise ValueError(f"unknown time zone {name!r}: use an IANA name or an offset like +09:00") from exc
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+def _time_zone_name(value: str) -> str:
+    parse_time_zone(value)
+    return value
 
-    table_name: str = Field(min_length=3)
-    time_zone: str = contract.DEFAULT_TIME_ZONE
-    retention_days: int = Field(contract.DEFAULT_RETENTION_DAYS, ge=1, le=36500)
-    max_records: int = Field(contract.DEFAULT_MAX_RECORDS, ge=1)
-    max_body_bytes: int = Field(contract.DEFAULT_MAX_BODY_BYTES, ge=1)
-    auth_secret_name: str | None = None
-    local_basic_auth: str | None = Field(None, pattern=r"^[^:]+:.+$")  # user:password
-    local_api_key: str | None = None
-    soft_bounce_threshold: int = Field(contract.DEFAULT_SOFT_BOUNCE_THRESHOLD, ge=1)
-    soft_bounce_window_days: int = Field(contract.DEFAULT_SOFT_BOUNCE_WINDOW_DAYS, ge=1)
-    suppress_on_hard_bounce: bool = True
-    suppress_on_block: bool = True
-    success_clears_soft_bounces: bool = True
 
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        parse_time_zone(value)
-        return value
+def _kind_names(value: Any) -> Any:
+    """The environment carries the kinds comma-separated; cdk.json as a list."""
+    if isinstance(value, str):
+        return tuple(name.strip() for name in value.split(",") if name.strip())
+    return value
 
-    def local_credentials(self) -> CredentialSet:
-        """Credentials from the environment (`make local`); empty means open."""
-        username, _, password = (self.local_basic_auth or "").partition(":")
-        return CredentialSet(username=username or None, password=password or None, api_key=self.local_api_key)
 
+def _known_kinds(value: tuple[str, ...]) -> tuple[str, ...]:
+    if unknown := sorted(set(value) - set(contract.PUBLISHABLE_KINDS)):
+        raise ValueError(f"unknown kinds {unknown}; known: {sorted(contract.PUBLISHABLE_KINDS)}")
+    if len(set(value)) != len(value):
+        raise ValueError(f"a kind is listed twice: {list(value)}")
+    return value
+
+
+def _event_source(value: str) -> str:
+    if value.startswith("aws."):
+        raise ValueError("must not start with 'aws.' (reserved for AWS services)")
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_time_zone_name)]
+KindNames = Annotated[tuple[str, ...], BeforeValidator(_kind_names), AfterValidator(_known_kinds)]
+EventSource = Annotated[str, Field(pattern=EVENT_SOURCE_PATTERN), AfterValidator(_event_source)]
+
+
+def environment_of(values: BaseModel, model: type[BaseModel]) -> dict[str, str]:
+    """`model`'s fields of `values` as environment variables (its aliases), as the function reads them."""
+    environment = {}
+    for name, field in model.model_fields.items():
+        value = getattr(values, name)
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, tuple):
+            text = ",".join(value)
+        else:
+            text = str(value)
+        environment[field.alias or name] = text
+    return environment
+
+
+class IngestTunables(BaseModel):
+    """What a stage chooses for the ingest function (cdk.json, by field name)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    # The time zone set in the CMC console: CMC's `created` has no offset. An IANA name or +HH:MM.
+    time_zone: TimeZoneName = Field("Asia/Tokyo", alias="CMC_TIME_ZONE")
+    # Days until DynamoDB's TTL deletes a stored event.
+    retention_days: int = Field(400, ge=1, le=36500, alias="CMC_RETENTION_DAYS")
+    # More records in one request get 413.
+    max_records_per_request: int = Field(5000, ge=1, le=100_000, alias="CMC_MAX_RECORDS_PER_REQUEST")
+    # Larger bodies get 413.
+    max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024, le=MAX_BODY_BYTES_LIMIT, alias="CMC_MAX_BODY_BYTES")
+    # Soft bounces of this many messages within the window suppress a recipient (docs/bounces.md).
+    soft_bounce_threshold: int = Field(3, ge=1, le=100, alias="CMC_SOFT_BOUNCE_THRESHOLD")
+    soft_bounce_window_days: int = Field(7, ge=1, le=36500, alias="CMC_SOFT_BOUNCE_WINDOW_DAYS")
+    suppress_on_hard_bounce: bool = Field(True, alias="CMC_SUPPRESS_ON_HARD_BOUNCE")
+    # Blocks, CMC's suppressed (code 10) and one-click unsubscribed (11) addresses.
+    suppress_on_block: bool = Field(True, alias="CMC_SUPPRESS_ON_BLOCK")
+    success_clears_soft_bounces: bool = Field(True, alias="CMC_SUCCESS_CLEARS_SOFT_BOUNCES")
+
+    @model_validator(mode="after")
+    def _window_within_retention(self) -> Self:
+        # Older events are gone (TTL), so a longer window would count fewer bounces than it says.
+        if self.soft_bounce_window_days > self.retention_days:
+            raise ValueError(
+                f"soft_bounce_window_days ({self.soft_bounce_window_days}) must not exceed "
+                f"retention_days ({self.retention_days})"
+            )
+        return self
+
+    def ingest_environment(self) -> dict[str, str]:
+        return environment_of(self, IngestTunables)
+
+    @property
+    def tz(self) -> tzinfo:
+        return parse_time_zone(self.time_zone)
+
+    @property
     def suppression_policy(self) -> SuppressionPolicy:
-        # Imported here: only recipient lookups need it, and its dataclasses add ~2-3 ms to every
-        # cold start (webhooks included) otherwise.
-        from cmc_webhooks.logic.suppression import SuppressionPolicy  # noqa: PLC0415
-
         return SuppressionPolicy(
             soft_bounce_threshold=self.soft_bounce_threshold,
             soft_bounce_window=timedelta(days=self.soft_bounce_window_days),
@@ -73,65 +135,45 @@ class Settings(BaseModel):
             success_clears_soft_bounces=self.success_clears_soft_bounces,
         )
 
+
+class IngestSettings(IngestTunables):
+    """The ingest and lookup function's settings; the stack sets the names of what it creates."""
+
+    table_name: str = Field(min_length=3, alias="CMC_TABLE_NAME")
+    # The Secrets Manager secret with the accepted webhook credentials (docs/security.md).
+    auth_secret_name: str | None = Field(None, min_length=1, alias="CMC_AUTH_SECRET_NAME")
+    # `make local` only: `user:password` and an api key to require; with neither the endpoint is open.
+    local_basic_auth: str | None = Field(None, pattern=r"^[^:]+:.+$", alias="CMC_WEBHOOK_BASIC_AUTH")
+    local_api_key: str | None = Field(None, min_length=1, alias="CMC_WEBHOOK_API_KEY")
+
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        values = {
-            "table_name": env.get(contract.ENV_TABLE_NAME, ""),
-            "time_zone": env.get(contract.ENV_TIME_ZONE) or contract.DEFAULT_TIME_ZONE,
-            "retention_days": env.get(contract.ENV_RETENTION_DAYS) or contract.DEFAULT_RETENTION_DAYS,
-            "max_records": env.get(contract.ENV_MAX_RECORDS) or contract.DEFAULT_MAX_RECORDS,
-            "max_body_bytes": env.get(contract.ENV_MAX_BODY_BYTES) or contract.DEFAULT_MAX_BODY_BYTES,
-            "auth_secret_name": env.get(contract.ENV_AUTH_SECRET_NAME) or None,
-            "local_basic_auth": env.get(contract.ENV_LOCAL_BASIC_AUTH) or None,
-            "local_api_key": env.get(contract.ENV_LOCAL_API_KEY) or None,
-            "soft_bounce_threshold": env.get(contract.ENV_SOFT_BOUNCE_THRESHOLD)
-            or contract.DEFAULT_SOFT_BOUNCE_THRESHOLD,
-            "soft_bounce_window_days": env.get(contract.ENV_SOFT_BOUNCE_WINDOW_DAYS)
-            or contract.DEFAULT_SOFT_BOUNCE_WINDOW_DAYS,
-            "suppress_on_hard_bounce": env.get(contract.ENV_SUPPRESS_ON_HARD_BOUNCE) or True,
-            "suppress_on_block": env.get(contract.ENV_SUPPRESS_ON_BLOCK) or True,
-            "success_clears_soft_bounces": env.get(contract.ENV_SUCCESS_CLEARS_SOFT_BOUNCES) or True,
-        }
-        return cls.model_validate(values)
+    def from_env(cls, env: Mapping[str, str]) -> IngestSettings:
+        return cls.model_validate(dict(env))
+
+    def local_credentials(self) -> CredentialSet:
+        username, _, password = (self.local_basic_auth or "").partition(":")
+        return CredentialSet(username=username or None, password=password or None, api_key=self.local_api_key)
 
 
-@cache
-def get_settings() -> Settings:
-    """Validated on first use (not at import), then cached for the life of the process."""
-    return Settings.from_env(os.environ)
+class PublishTunables(BaseModel):
+    """What a stage chooses for the stream publisher."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    # The `source` of the published events (subscribers' rules match on it).
+    event_source: EventSource = Field(contract.DEFAULT_EVENT_SOURCE, alias="CMC_EVENT_SOURCE")
+    # Which stored events are published: names of contract.PUBLISHABLE_KINDS.
+    published_kinds: KindNames = Field(
+        contract.DEFAULT_PUBLISHED_KINDS, min_length=1, alias="CMC_PUBLISHED_KINDS"
+    )
+
+    def publisher_environment(self) -> dict[str, str]:
+        return environment_of(self, PublishTunables)
 
 
-class PublisherSettings(BaseModel):
-    """Settings of the stream publisher function."""
-
-    # Built on first use (the publisher's), not when the ingest function imports this module.
-    model_config = ConfigDict(frozen=True, defer_build=True)
-
-    event_bus_name: str = Field(min_length=1)
-    event_source: str = Field(contract.DEFAULT_EVENT_SOURCE, min_length=1)
-    published_kinds: tuple[str, ...] = contract.DEFAULT_PUBLISHED_KINDS
-
-    @field_validator("published_kinds")
-    @classmethod
-    def _known_kinds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = set(value) - set(contract.PUBLISHABLE_KINDS)
-        if unknown:
-            raise ValueError(f"unknown kinds {sorted(unknown)}; known: {sorted(contract.PUBLISHABLE_KINDS)}")
-        return value
+class PublisherSettings(PublishTunables):
+    event_bus_name: str = Field(min_length=1, alias="CMC_EVENT_BUS_NAME")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PublisherSettings:
-        kinds = env.get(contract.ENV_PUBLISHED_KINDS)
-        values = {
-            "event_bus_name": env.get(contract.ENV_EVENT_BUS_NAME, ""),
-            "event_source": env.get(contract.ENV_EVENT_SOURCE) or contract.DEFAULT_EVENT_SOURCE,
-            "published_kinds": tuple(k.strip() for k in kinds.split(",") if k.strip())
-            if kinds
-            else contract.DEFAULT_PUBLISHED_KINDS,
-        }
-        return cls.model_validate(values)
-
-
-@cache
-def get_publisher_settings() -> PublisherSettings:
-    return PublisherSettings.from_env(os.environ)
+        return cls.model_validate(dict(env))
