@@ -48,6 +48,23 @@ METRICS_NAMESPACE: Final = "CmcWebhooks"
 # AWS call traced twice (botocore's subsegment and http.client's under it).
 TRACED_MODULES: Final = ("botocore",)
 
+# Metric names (CloudWatch EMF), emitted by the functions and alarmed on by infra/monitoring.py.
+class Metric:
+    RECORDS_RECEIVED: Final = "RecordsReceived"
+    RECORDS_WRITTEN: Final = "RecordsWritten"
+    RECORDS_DUPLICATED: Final = "RecordsDuplicated"
+    RECORDS_QUARANTINED: Final = "RecordsQuarantined"
+    RECORDS_UNRECOGNIZED: Final = "RecordsUnrecognized"
+    RECORDS_WITH_UNKNOWN_FIELDS: Final = "RecordsWithUnknownFields"
+    MESSAGE_LOOKUPS: Final = "MessageLookups"
+    RECIPIENT_LOOKUPS: Final = "RecipientLookups"
+    REQUESTS_REFUSED: Final = "RequestsRefused"
+    AUTH_FAILURES: Final = "AuthFailures"
+    STORAGE_FAILURES: Final = "StorageFailures"
+    EVENTS_PUBLISHED: Final = "EventsPublished"
+    EVENTS_PUBLISH_FAILED: Final = "EventsPublishFailed"
+
+
 # --- HTTP API --------------------------------------------------------------------------
 WEBHOOK_PATH: Final = "/webhooks/events"
 MESSAGE_LOOKUP_PATH: Final = "/messages/{message_id}"
