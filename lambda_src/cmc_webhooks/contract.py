@@ -48,6 +48,7 @@ METRICS_NAMESPACE: Final = "CmcWebhooks"
 # AWS call traced twice (botocore's subsegment and http.client's under it).
 TRACED_MODULES: Final = ("botocore",)
 
+
 # Metric names (CloudWatch EMF), emitted by the functions and alarmed on by infra/monitoring.py.
 class Metric:
     RECORDS_RECEIVED: Final = "RecordsReceived"

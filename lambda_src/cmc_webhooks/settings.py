@@ -90,7 +90,7 @@ def environment_of(values: BaseModel, model: type[BaseModel]) -> dict[str, str]:
 class IngestTunables(BaseModel):
     """What a stage chooses for the ingest function (cdk.json, by field name)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
     # The time zone set in the CMC console: CMC's `created` has no offset. An IANA name or +HH:MM.
     time_zone: TimeZoneName = Field("Asia/Tokyo", alias="CMC_TIME_ZONE")
@@ -158,7 +158,7 @@ class IngestSettings(IngestTunables):
 class PublishTunables(BaseModel):
     """What a stage chooses for the stream publisher."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
     # The `source` of the published events (subscribers' rules match on it).
     event_source: EventSource = Field(contract.DEFAULT_EVENT_SOURCE, alias="CMC_EVENT_SOURCE")

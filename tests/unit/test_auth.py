@@ -53,5 +53,4 @@ def test_accepted(credentials: CredentialSet, authorization: str | None, api_key
 def test_refused(credentials: CredentialSet, authorization: str | None, api_key: str | None) -> None:
     with pytest.raises(Unauthorized) as refused:
         authenticate(credentials, authorization=authorization, api_key=api_key)
-    assert refused.value.status == 401
-    assert ("WWW-Authenticate" in refused.value.headers) == credentials.basic_configured
+    assert refused.value.basic_configured == credentials.basic_configured  # the answer asks for Basic

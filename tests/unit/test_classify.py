@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +18,7 @@ from cmc_webhooks.logic.classify import (
     PHRASE_RULES,
     WEAK_PHRASE_RULES,
     Classification,
-    _compiled,
     _patterns,
-    _phrase_category,
     classify,
 )
 
@@ -317,62 +313,7 @@ def test_arbitrary_replies_never_leak_the_address(
     assert f"{local_part}@" not in result.diagnostic
 
 
-# --- cost on the hot path
-
-
-# Phrases of several rules, with words in between: texts where more than one rule matches, in any order.
-PHRASE_PIECES = [
-    "550 : user unknown",
-    "550 :user unknown",
-    "user unknown",
-    "spam",
-    "dkim",
-    "spfx",  # a word-bounded phrase inside a word: no match
-    "junkmail",
-    "xjunk",
-    "relay",
-    "timed out",
-    "mailbox full",
-    "too large",
-    "rejected",
-    "try again later",
-    "not permitted",
-    "virus",
-    "expired",
-    "account disabled",
-    "domain not found",
-    " ",
-    "xx",
-    "5.1.1",
-]
-
-
-@settings(max_examples=500, deadline=None)
-@given(pieces=st.lists(st.sampled_from(PHRASE_PIECES), max_size=8))
-def test_the_phrase_search_decides_as_the_rules_tried_in_order_do(pieces: list[str]) -> None:
-    text = " ".join(pieces)
-    for rules in (_patterns().phrase_rules, _patterns().weak_phrase_rules):
-        in_order = next((category for category, pattern in rules.rules if re.search(pattern, text)), None)
-
-        assert _phrase_category(text, rules) == in_order
-
-
-# Rules as a later edit could write them: groups, classes and escaped pipes, beside plain phrases.
-EDGE_RULES: tuple[tuple[str, str], ...] = (
-    ("a", r"x\|y|\bz"),
-    ("b", r"pipe \| char"),
-    ("c", r"(?:lost|dropped) connection|y"),
-    ("d", r"[0-9]{3} blocked|\\|"),
-)
-
-
-@pytest.mark.parametrize(
-    "text", ["y", "x|y", "z", "pipe | char", "dropped connection", "550 blocked", "\\", "q"]
-)
-def test_the_phrase_search_splits_only_plain_alternatives(text: str) -> None:
-    in_order = next((category for category, pattern in EDGE_RULES if re.search(pattern, text)), None)
-
-    assert _phrase_category(text, _compiled(EDGE_RULES)) == in_order
+# --- patterns that stay linear on hostile input
 
 
 def all_patterns() -> list[re.Pattern[str]]:
@@ -381,13 +322,7 @@ def all_patterns() -> list[re.Pattern[str]]:
         compiled.reply_code,
         compiled.enhanced_status,
         compiled.transient_wording,
-        *(re.compile(pattern) for _, pattern in (*PHRASE_RULES, *WEAK_PHRASE_RULES)),
-        *(
-            pattern
-            for rules in (compiled.phrase_rules, compiled.weak_phrase_rules)
-            for _, _, pattern in rules.matchers
-            if pattern is not None
-        ),
+        *(pattern for _, pattern in (*compiled.phrase_rules, *compiled.weak_phrase_rules)),
     ]
 
 
@@ -432,15 +367,3 @@ def test_only_the_start_of_a_huge_reason_is_scanned() -> None:
 
     assert result is not None
     assert (result.smtp_code, result.bounce_category) == (None, "other")
-
-
-def test_patterns_are_compiled_on_first_use_not_at_import() -> None:
-    probe = (
-        "import cmc_webhooks.logic.classify as c; "
-        "assert c._patterns.cache_info().currsize == 0; "
-        "c.classify(event_type='deliveries', status='succeeded', bounce_code=None, reason=''); "
-        "assert c._patterns.cache_info().currsize == 0"
-    )
-    lambda_src = str(Path(__file__).parents[2] / "lambda_src")
-
-    subprocess.run([sys.executable, "-c", probe], check=True, env={"PYTHONPATH": lambda_src})

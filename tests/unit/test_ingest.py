@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cmc_webhooks.errors import InvalidEnvelope, TooManyRecords
-from cmc_webhooks.logic.ingest import Batch, IngestOptions, build_batch
+from cmc_webhooks.logic.ingest import Batch, IngestOptions, build_batch, parse_envelope
 from cmc_webhooks.settings import parse_time_zone
 from tests.conftest import SEED_FIXTURES, load_fixture
 
@@ -19,7 +19,7 @@ TOKYO = IngestOptions(time_zone=parse_time_zone("Asia/Tokyo"), retention=timedel
 
 
 def build(document: dict[str, Any], options: IngestOptions = TOKYO) -> Batch:
-    return build_batch(document, options=options, received_at=RECEIVED)
+    return build_batch(parse_envelope(document), options=options, received_at=RECEIVED)
 
 
 def records(document: dict[str, Any]) -> list[dict[str, Any]]:

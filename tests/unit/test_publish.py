@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -8,13 +9,16 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cmc_dev.fanout import matches
+from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_webhooks import contract
 from cmc_webhooks.dal.eventbridge import FAILED_ENTRY_ATTEMPTS, EventBridgePublisher
-from cmc_webhooks.logic.ingest import IngestOptions, build_batch
+from cmc_webhooks.handlers.publisher import make_handler
+from cmc_webhooks.logic.ingest import IngestOptions, build_batch, parse_envelope
 from cmc_webhooks.logic.publish import published_kind, put_events_entry
 from cmc_webhooks.models.events import EmailEventDetail
 from cmc_webhooks.models.store import StoredItem
 from cmc_webhooks.settings import PublisherSettings, parse_time_zone
+from cmc_webhooks.wiring import PublisherDependencies
 from tests.conftest import load_fixture
 
 OPTIONS = IngestOptions(time_zone=parse_time_zone("Asia/Tokyo"), retention=timedelta(days=1), max_records=100)
@@ -23,7 +27,7 @@ DEFAULT = contract.DEFAULT_PUBLISHED_KINDS
 
 def stored(name: str) -> StoredItem:
     [item] = build_batch(
-        load_fixture(name), options=OPTIONS, received_at=datetime(2026, 1, 1, tzinfo=UTC)
+        parse_envelope(load_fixture(name)), options=OPTIONS, received_at=datetime(2026, 1, 1, tzinfo=UTC)
     ).items
     return item
 
@@ -99,18 +103,6 @@ def test_a_blocks_detail_carries_the_raw_record() -> None:
     assert json.loads(entry["Detail"])["raw"]["blockedBy"] == "list"
 
 
-def test_publisher_settings() -> None:
-    settings = PublisherSettings.from_env(
-        {contract.ENV_EVENT_BUS_NAME: "bus", contract.ENV_PUBLISHED_KINDS: "bounced, succeeded"}
-    )
-    assert settings.published_kinds == ("bounced", "succeeded")
-    assert settings.event_source == "customers-mail-cloud"
-    with pytest.raises(ValueError, match="unknown kinds"):
-        PublisherSettings.from_env(
-            {contract.ENV_EVENT_BUS_NAME: "bus", contract.ENV_PUBLISHED_KINDS: "opened"}
-        )
-
-
 class ScriptedEvents:
     """PutEvents that fails chosen entries a number of times (forever with -1)."""
 
@@ -166,7 +158,47 @@ def test_an_entry_that_keeps_failing_is_reported_alone() -> None:
     assert len(client.calls) == FAILED_ENTRY_ATTEMPTS
 
 
-def test_a_refused_call_is_retried_as_a_whole() -> None:
-    client = ScriptedEvents({}, error_calls=1)
-    assert publisher_for(client).publish(entries(3)) == []
-    assert client.published == ["e0", "e1", "e2"]
+def test_a_call_that_fails_after_botocores_retries_fails_its_entries_only() -> None:
+    # botocore retried the call already; the stream mapping retries these records, not this loop.
+    client = ScriptedEvents({"e11": 1}, error_calls=1)
+    assert publisher_for(client).publish(entries(12)) == list(range(10))
+    assert client.calls == [10, 2, 1]
+    assert client.published == ["e10", "e11"]
+
+
+class FakePublisher:
+    def __init__(self, failing: set[str]) -> None:
+        self.failing = failing
+        self.entries: list[dict[str, Any]] = []
+
+    def publish(self, entries: Sequence[dict[str, Any]]) -> list[int]:
+        self.entries.extend(entries)
+        return [
+            index
+            for index, entry in enumerate(entries)
+            if json.loads(entry["Detail"])["event_id"] in self.failing
+        ]
+
+
+def test_the_handler_answers_the_records_whose_events_failed_as_batch_item_failures() -> None:
+    bounce, failure, success = (
+        stored(name)
+        for name in (
+            "seed_bounces_user_unknown",
+            "seed_deliveries_failed_user_unknown",
+            "seed_deliveries_succeeded",
+        )
+    )
+    fake = FakePublisher(failing={failure["event_id"]})
+    settings = PublisherSettings(event_bus_name="bus")
+    handler = make_handler(lambda: PublisherDependencies(settings=settings, publisher=fake))
+    records = [
+        {**stream_record(item), "dynamodb": {**stream_record(item)["dynamodb"], "SequenceNumber": str(n)}}
+        for n, item in enumerate((bounce, failure, success), start=1)
+    ]
+
+    answer = handler({"Records": records}, LocalLambdaContext())
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "2"}]}
+    assert [entry["DetailType"] for entry in fake.entries] == ["Email Bounced", "Email Delivery Failed"]
+    assert {entry["EventBusName"] for entry in fake.entries} == {"bus"}

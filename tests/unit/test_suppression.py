@@ -3,11 +3,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from cmc_webhooks import contract
 from cmc_webhooks.logic.lookup import recipient_history
 from cmc_webhooks.logic.suppression import SuppressionPolicy, suppression
 from cmc_webhooks.models.store import StoredItem
-from cmc_webhooks.settings import Settings
+from cmc_webhooks.settings import IngestSettings
 
 POLICY = SuppressionPolicy(soft_bounce_threshold=3, soft_bounce_window=timedelta(days=7))
 
@@ -128,20 +127,20 @@ def test_each_rule_can_be_switched_off_in_settings() -> None:
 
 
 def test_the_function_reads_the_rules_from_its_environment() -> None:
-    settings = Settings.from_env(
+    settings = IngestSettings.from_env(
         {
-            contract.ENV_TABLE_NAME: "events",
-            contract.ENV_SUPPRESS_ON_HARD_BOUNCE: "false",
-            contract.ENV_SUPPRESS_ON_BLOCK: "true",
-            contract.ENV_SUCCESS_CLEARS_SOFT_BOUNCES: "false",
-            contract.ENV_SOFT_BOUNCE_THRESHOLD: "5",
+            "CMC_TABLE_NAME": "events",
+            "CMC_SUPPRESS_ON_HARD_BOUNCE": "false",
+            "CMC_SUPPRESS_ON_BLOCK": "true",
+            "CMC_SUCCESS_CLEARS_SOFT_BOUNCES": "false",
+            "CMC_SOFT_BOUNCE_THRESHOLD": "5",
         }
     )
-    policy = settings.suppression_policy()
+    policy = settings.suppression_policy
     assert (policy.hard_bounce_suppresses, policy.block_suppresses, policy.success_clears_soft_bounces) == (
         False,
         True,
         False,
     )
     assert policy.soft_bounce_threshold == 5
-    assert Settings.from_env({contract.ENV_TABLE_NAME: "events"}).suppression_policy() == SuppressionPolicy()
+    assert IngestSettings.from_env({"CMC_TABLE_NAME": "events"}).suppression_policy == SuppressionPolicy()

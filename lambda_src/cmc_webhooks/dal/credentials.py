@@ -1,18 +1,15 @@
-"""Where the accepted webhook credentials come from: Secrets Manager (deployed) or the environment (local)."""
+"""Where the accepted webhook credentials come from: Secrets Manager (deployed) or the environment (local).
+
+Both are CredentialSources (logic/receive.py).
+"""
 
 from __future__ import annotations
-
-from typing import Protocol
 
 from cmc_webhooks.errors import CredentialsUnavailable
 from cmc_webhooks.logic.auth import CredentialSet
 
 # A rotated secret reaches every warm function within this many seconds.
 SECRET_MAX_AGE_SECONDS = 300
-
-
-class CredentialSource(Protocol):
-    def credentials(self) -> CredentialSet: ...
 
 
 class StaticCredentials:
@@ -30,8 +27,7 @@ class SecretsManagerCredentials:
         self.secret_name = secret_name
 
     def credentials(self) -> CredentialSet:
-        # Imported here: it loads every provider (AppConfig, SSM, DynamoDB, ...) at import, and only a
-        # function with a secret configured needs it. Imported once, then a dict look-up per request.
+        # Imported on first use: it loads every provider (SSM, AppConfig, ...); `make local` needs none.
         from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
 
         try:

@@ -33,28 +33,30 @@ class EventBridgePublisher:
         return self._client or boto3.client("events", config=CLIENT_CONFIG)
 
     def publish(self, entries: Sequence[dict[str, Any]]) -> list[int]:
-        """Publish all entries; return the indexes of those that still failed after the retries."""
+        """Publish every entry; the indexes of those that still failed.
+
+        botocore retries a failing call; this loop re-sends only the entries EventBridge refused
+        (FailedEntryCount); what still fails goes back to the stream mapping, which retries the rest.
+        """
+        failed_calls: list[int] = []
         pending = list(range(len(entries)))
         for attempt in range(FAILED_ENTRY_ATTEMPTS):
+            if not pending:
+                break
             if attempt:
                 backoff = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
                 self._sleep(random.uniform(backoff / 2, backoff))  # noqa: S311 - jitter, not crypto
-            failed: list[int] = []
-            limit = contract.PUT_EVENTS_LIMIT
-            for start in range(0, len(pending), limit):
-                failed.extend(self._put(entries, pending[start : start + limit]))
-            if not failed:
-                return []
-            pending = failed
-        return pending
-
-    def _put(self, entries: Sequence[dict[str, Any]], indexes: list[int]) -> list[int]:
-        try:
-            response = self.client.put_events(Entries=[entries[index] for index in indexes])  # type: ignore[misc]
-        except (ClientError, BotoCoreError):
-            return indexes  # the whole call failed (after botocore's own retries): try them again
-        if not response.get("FailedEntryCount"):
-            return []
-        return [
-            index for index, result in zip(indexes, response["Entries"], strict=True) if "ErrorCode" in result
-        ]
+            refused: list[int] = []
+            for start in range(0, len(pending), contract.PUT_EVENTS_LIMIT):
+                indexes = pending[start : start + contract.PUT_EVENTS_LIMIT]
+                try:
+                    response = self.client.put_events(Entries=[entries[index] for index in indexes])  # type: ignore[misc]
+                except (ClientError, BotoCoreError):
+                    failed_calls.extend(indexes)  # after botocore's own retries
+                    continue
+                results = response["Entries"]
+                refused.extend(
+                    index for index, result in zip(indexes, results, strict=True) if "ErrorCode" in result
+                )
+            pending = refused
+        return sorted(failed_calls + pending)

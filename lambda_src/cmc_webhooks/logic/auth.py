@@ -46,7 +46,9 @@ def _matches_any(presented: str, accepted: list[str | None]) -> bool:
     valid = False
     for candidate in accepted:
         if candidate:
-            valid |= hmac.compare_digest(presented.encode("utf-8"), candidate.encode("utf-8"))
+            valid |= hmac.compare_digest(
+                presented.encode("utf-8", "surrogatepass"), candidate.encode("utf-8")
+            )
     return valid
 
 
@@ -85,4 +87,4 @@ def authenticate(credentials: CredentialSet, *, authorization: str | None, api_k
     if credentials.api_key_configured and api_key is not None:
         verdicts.append(_matches_any(api_key, [credentials.api_key, credentials.previous_api_key]))
     if not verdicts or not all(verdicts):
-        raise Unauthorized("missing or invalid credentials", basic_realm=credentials.basic_configured)
+        raise Unauthorized("missing or invalid credentials", basic_configured=credentials.basic_configured)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 BounceType = Literal["hard", "soft", "undetermined"]
@@ -63,7 +63,7 @@ CMC_CODE_CATEGORIES: dict[int, str] = {
 }
 CMC_OTHER_PERMANENT = 99
 
-# Replies are often long; what decides is at the start. Bounding the scan bounds the hot-path cost.
+# Replies are often long; what decides is at the start. Bounding the scan bounds each search's cost.
 MAX_SCANNED_CHARS = 8192
 
 FAILURE_STATUSES = frozenset({"failed", "deferred"})
@@ -97,13 +97,7 @@ class Classification:
     diagnostic: str
 
     def as_dict(self) -> dict[str, str | None]:
-        return {
-            "bounce_type": self.bounce_type,
-            "bounce_category": self.bounce_category,
-            "smtp_code": self.smtp_code,
-            "enhanced_status": self.enhanced_status,
-            "diagnostic": self.diagnostic,
-        }
+        return asdict(self)
 
 
 def classify(*, event_type: str, status: str, bounce_code: str | None, reason: str) -> Classification | None:
@@ -115,19 +109,11 @@ def classify(*, event_type: str, status: str, bounce_code: str | None, reason: s
             return None
     elif kind not in ("bounces", "blocks"):
         return None
-    return _classify(kind, state, status, bounce_code, (reason or "")[:MAX_SCANNED_CHARS])
-
-
-# Pure, so cached: the records of one webhook often share a reply (a dead domain, a full mailbox
-# provider), and classifying one is a few regex searches. Bounded: a key holds at most
-# MAX_SCANNED_CHARS of reply.
-@functools.lru_cache(maxsize=256)
-def _classify(kind: str, state: str, status: str, bounce_code: str | None, reason: str) -> Classification:
     # A raw bounce record carries its code in `status`; the stored one says "bounced" and passes the code.
     cmc_code = _cmc_code(bounce_code)
     if cmc_code is None:
         cmc_code = _cmc_code(status)
-    text = reason.lower()
+    text = (reason or "")[:MAX_SCANNED_CHARS].lower()
     patterns = _patterns()
     smtp_code = _first_group(patterns.reply_code, text)
     enhanced_status = _first_group(patterns.enhanced_status, text)
@@ -201,19 +187,10 @@ def _reply_class(
     return "4" if transient.search(text) else None
 
 
-def _phrase_category(text: str, rules: _PhraseRules) -> str | None:
-    """The category of the first rule, in order, whose phrase occurs anywhere in the text.
-
-    Almost every phrase is literal text, looked for with `in` (a fast substring search); only the
-    few alternatives that need regex syntax (word boundaries) are searched as one small pattern per
-    rule. This costs ~20-30 µs a reply here, where one pattern of every rule took ~80-140 µs to
-    search and ~10 ms to compile on a cold start's first failure.
-    """
-    for category, phrases, pattern in rules.matchers:
-        for phrase in phrases:
-            if phrase in text:
-                return category
-        if pattern is not None and pattern.search(text):
+def _phrase_category(text: str, rules: tuple[tuple[str, re.Pattern[str]], ...]) -> str | None:
+    """The category of the first rule, in order, whose pattern occurs anywhere in the text."""
+    for category, pattern in rules:
+        if pattern.search(text):
             return category
     return None
 
@@ -301,20 +278,12 @@ _REPLY_CODE_CATEGORIES: dict[str, str] = {
 
 
 @dataclass(frozen=True, slots=True)
-class _PhraseRules:
-    rules: tuple[tuple[str, str], ...]  # (category, pattern), in order
-    # Per rule, in the same order: its category, its literal alternatives, and the others as one
-    # pattern (None when every alternative is literal).
-    matchers: tuple[tuple[str, tuple[str, ...], re.Pattern[str] | None], ...]
-
-
-@dataclass(frozen=True, slots=True)
 class _Patterns:
     reply_code: re.Pattern[str]
     enhanced_status: re.Pattern[str]
     transient_wording: re.Pattern[str]
-    phrase_rules: _PhraseRules
-    weak_phrase_rules: _PhraseRules
+    phrase_rules: tuple[tuple[str, re.Pattern[str]], ...]
+    weak_phrase_rules: tuple[tuple[str, re.Pattern[str]], ...]
 
 
 # Ordered: the first rule whose phrase occurs in the (lower-cased) reply decides. Narrow or misleading
@@ -436,18 +405,5 @@ def _patterns() -> _Patterns:
     )
 
 
-# An alternative with none of these is literal text (`-`, `/`, `'` and spaces are literal outside a class).
-_REGEX_SYNTAX = frozenset("\\.^$*+?{}[]()")
-
-
-def _compiled(rules: tuple[tuple[str, str], ...]) -> _PhraseRules:
-    matchers = []
-    for category, pattern in rules:
-        if "(" in pattern or "[" in pattern or "\\|" in pattern:  # a `|` that does not separate: kept whole
-            phrases, others = [], [pattern]
-        else:
-            alternatives = pattern.split("|")
-            phrases = [text for text in alternatives if _REGEX_SYNTAX.isdisjoint(text)]
-            others = [text for text in alternatives if not _REGEX_SYNTAX.isdisjoint(text)]
-        matchers.append((category, tuple(phrases), re.compile("|".join(others)) if others else None))
-    return _PhraseRules(rules=rules, matchers=tuple(matchers))
+def _compiled(rules: tuple[tuple[str, str], ...]) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    return tuple((category, re.compile(pattern)) for category, pattern in rules)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -32,40 +34,29 @@ def parse_content_type(header: str | None) -> tuple[str, str]:
 
 def load_document(text: str) -> dict[str, Any]:
     """The JSON text of a webhook as a dict, or an error that names what is wrong with it."""
-    try:
-        text.encode("utf-8")  # lone surrogates, which json.loads would take, are not text
-    except UnicodeEncodeError as exc:
-        raise InvalidEnvelope("the body is not valid utf-8 text") from exc
     document = _load_json(text, "the body")
     if not isinstance(document, dict):
         raise InvalidEnvelope("the body must be a JSON object with `event_type` and `event`")
     return document
 
 
-def webhook_source(body: str | None, *, is_base64: bool, content_type: str | None) -> str | dict[str, Any]:
-    """A JSON body's text, not parsed yet (logic/ingest.py parses and validates it in one pass), or
-    the document a form carried; an error that names what is wrong with the body otherwise."""
+def webhook_document(body: str | None, *, is_base64: bool, content_type: str | None) -> dict[str, Any]:
+    """The webhook's JSON document, whichever encoding carried it; an error naming what is wrong."""
     media_type, charset = parse_content_type(content_type)
-    if body and not is_base64 and charset == "utf-8" and _is_json(media_type):
-        # API Gateway hands a text body over decoded already: no need to encode and decode it again
-        # (~60 us for 100 records). Lone surrogates, if any, fail parsing, and load_document names them.
-        return body
     raw = _body_bytes(body, is_base64=is_base64)
     if not media_type:
         # curl without -H: take JSON when it looks like JSON, else a form.
         media_type = "application/json" if raw.lstrip()[:1] == b"{" else FORM_TYPE
     if _is_json(media_type):
-        return _text(raw, charset)
+        return load_document(_text(raw, charset))
     if media_type == FORM_TYPE:
-        document = _form_document(raw, charset)
-    elif media_type == MULTIPART_TYPE:
-        document = _multipart_document(raw, content_type or "", charset)
-    else:
-        raise UnsupportedMediaType(
-            f"content type {media_type!r} is not supported: "
-            f"send application/json, {FORM_TYPE} or {MULTIPART_TYPE}"
-        )
-    return document
+        return _form_document(raw, charset)
+    if media_type == MULTIPART_TYPE:
+        return _multipart_document(raw, content_type or "", charset)
+    raise UnsupportedMediaType(
+        f"content type {media_type!r} is not supported: "
+        f"send application/json, {FORM_TYPE} or {MULTIPART_TYPE}"
+    )
 
 
 def _is_json(media_type: str) -> bool:
@@ -120,11 +111,6 @@ def _form_document(raw: bytes, charset: str) -> dict[str, Any]:
 
 def _multipart_document(raw: bytes, content_type: str, charset: str) -> dict[str, Any]:
     """multipart/form-data with the same fields as the form encoding (file parts are ignored)."""
-    # Imported here: only multipart bodies need it, and email.policy (its header parser) adds
-    # ~6 ms to every cold start otherwise.
-    from email.parser import BytesParser  # noqa: PLC0415
-    from email.policy import HTTP  # noqa: PLC0415
-
     message = BytesParser(policy=HTTP).parsebytes(
         b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw
     )

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import fields
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from cmc_webhooks import contract
-from cmc_webhooks.dal import EventStore
 from cmc_webhooks.errors import MessageNotFound
-from cmc_webhooks.logic.classify import Classification
 from cmc_webhooks.logic.identity import fits_partition_key, normalize_address, normalize_message_id
 from cmc_webhooks.logic.status import current_statuses
+from cmc_webhooks.logic.suppression import SuppressionPolicy, suppression
 from cmc_webhooks.models.api import EventView, MessageHistory, RecipientHistory, RecipientStatus
-from cmc_webhooks.models.store import StoredItem
-
-if TYPE_CHECKING:
-    from cmc_webhooks.logic.suppression import SuppressionPolicy
-
-CLASSIFICATION_FIELDS = tuple(field.name for field in fields(Classification))
+from cmc_webhooks.models.store import StoredItem, classification_of
 
 
-def lookup_message(store: EventStore, message_id: str) -> MessageHistory:
+class EventReader(Protocol):
+    def message_events(self, message_id: str) -> list[StoredItem]:
+        """The events of one message (normalized id), oldest first."""
+
+    def recipient_events(self, recipient_key: str, *, limit: int) -> list[StoredItem]:
+        """The newest `limit` events of one recipient (normalized address), newest first."""
+
+
+def lookup_message(store: EventReader, message_id: str) -> MessageHistory:
     """With or without <>: the key is the normalized id."""
     normalized = normalize_message_id(message_id)
     if not fits_partition_key(normalized):  # no such item can exist: don't ask DynamoDB
@@ -30,7 +31,7 @@ def lookup_message(store: EventStore, message_id: str) -> MessageHistory:
     return message_history(normalized, store.message_events(normalized))
 
 
-def lookup_recipient(store: EventStore, address: str, policy: SuppressionPolicy) -> RecipientHistory:
+def lookup_recipient(store: EventReader, address: str, policy: SuppressionPolicy) -> RecipientHistory:
     key = normalize_address(address)
     events = (
         store.recipient_events(key, limit=contract.RECIPIENT_EVENTS_LIMIT) if fits_partition_key(key) else []
@@ -57,10 +58,6 @@ def recipient_history(
     address: str, events_newest_first: Sequence[StoredItem], policy: SuppressionPolicy
 ) -> RecipientHistory:
     """An address never seen is simply not suppressed: callers ask "may I mail this address?"."""
-    # Imported here: only recipient lookups need it, and its dataclasses add ~2-3 ms to every cold
-    # start (webhooks included) otherwise.
-    from cmc_webhooks.logic.suppression import suppression  # noqa: PLC0415
-
     verdict = suppression(reversed(events_newest_first), policy)
     return RecipientHistory(
         address=address,
@@ -91,9 +88,3 @@ def event_view(item: StoredItem) -> EventView:
         extra_fields=json.loads(item["extra"]) if "extra" in item else None,
         raw=json.loads(item["raw"]) if "raw" in item else None,
     )
-
-
-def classification_of(item: StoredItem) -> dict[str, str | None] | None:
-    if "bounce_type" not in item:
-        return None
-    return {name: item.get(name) for name in CLASSIFICATION_FIELDS}  # type: ignore[misc]

@@ -3,13 +3,44 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from cmc_webhooks.contract import PUBLISHABLE_KINDS, PublishableKind
-from cmc_webhooks.logic.lookup import classification_of
 from cmc_webhooks.models.events import EmailEventDetail
-from cmc_webhooks.models.store import StoredItem
+from cmc_webhooks.models.store import StoredItem, classification_of
+from cmc_webhooks.settings import PublisherSettings
+
+
+class EventPublisher(Protocol):
+    def publish(self, entries: Sequence[dict[str, Any]]) -> list[int]:
+        """Publish every entry; the indexes of those that still failed."""
+
+
+@dataclass(frozen=True)
+class Published:
+    entries: int
+    failed: list[str]  # ids of the stored items whose events were not published
+
+
+def publish_items(
+    items: Iterable[tuple[str, StoredItem]], *, settings: PublisherSettings, publisher: EventPublisher
+) -> Published:
+    """Publish the events of newly stored items, each given with an id of the caller's (its stream
+    record's sequence number); the ids of those that failed."""
+    entries: list[dict[str, Any]] = []
+    ids: list[str] = []
+    for item_id, item in items:
+        kind = published_kind(item, settings.published_kinds)
+        if kind is None:
+            continue  # the mapping's filter lets only published kinds through
+        entries.append(
+            put_events_entry(item, kind, bus_name=settings.event_bus_name, source=settings.event_source)
+        )
+        ids.append(item_id)
+    failed = publisher.publish(entries) if entries else []
+    return Published(entries=len(entries), failed=[ids[index] for index in failed])
 
 
 def published_kind(item: StoredItem, kind_names: Iterable[str]) -> PublishableKind | None:

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 
-class _LazyModel(BaseModel):
-    """Validator and serializer built on first use, not at import (pydantic's defer_build): a stored
-    webhook uses none of these models, and building the six added ~2-3 ms to every cold start."""
-
-    model_config = ConfigDict(defer_build=True)
-
-
-class EventView(_LazyModel):
+class EventView(BaseModel):
     event_id: str
     event_type: str
     status: str | None
@@ -34,19 +27,19 @@ class EventView(_LazyModel):
     raw: dict[str, Any] | None = None  # the whole record, for event types we do not model
 
 
-class RecipientStatus(_LazyModel):
+class RecipientStatus(BaseModel):
     address: str
     status: str
     updated_at: str
 
 
-class MessageHistory(_LazyModel):
+class MessageHistory(BaseModel):
     message_id: str
     recipients: list[RecipientStatus]
     events: list[EventView]  # oldest first
 
 
-class RecipientHistory(_LazyModel):
+class RecipientHistory(BaseModel):
     address: str
     suppressed: bool
     suppression_reason: str | None  # e.g. hard_bounce:user_unknown, soft_bounces:3_in_7_days, blocked
@@ -54,12 +47,12 @@ class RecipientHistory(_LazyModel):
     events: list[EventView]  # newest first
 
 
-class ErrorBody(_LazyModel):
+class ErrorBody(BaseModel):
     error: str
     message: str
 
 
-class IngestSummary(_LazyModel):
+class IngestSummary(BaseModel):
     received: int
     written: int
     duplicates: int

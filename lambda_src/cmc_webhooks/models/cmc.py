@@ -4,10 +4,6 @@ Fields follow ../shared/cmc-reference.md. A record is validated as the dict CMC 
 own field names, both data format versions in one type per event type (v1 `envelopeFrom`/
 `envelopeTo`, v2 `returnPath`/`from`/`to`/`apiData`); logic/ingest.py maps them to the stored item.
 Unknown extra fields are allowed and kept, never dropped.
-
-The record types declare their fields in code-point order: pydantic returns a validated dict's
-keys in declaration order, so a record of known fields comes out in canonical JSON order and its
-event id (logic/identity.py) needs no sort.
 """
 
 from __future__ import annotations
@@ -47,8 +43,7 @@ class WebhookEnvelope(BaseModel):
 
 
 # One record of `event_type: deliveries`. (Functional syntax: `from` is a Python keyword.) A record
-# needs `to` or (v1) `envelopeTo`: logic/ingest.py checks that, as a validator here would be a Python
-# call per record inside pydantic's otherwise compiled validation.
+# needs `to` or (v1) `envelopeTo`: a TypedDict takes no validator, so logic/ingest.py checks that.
 DeliveryRecord = TypedDict(
     "DeliveryRecord",
     {
@@ -95,15 +90,3 @@ KNOWN_FIELDS: dict[str, frozenset[str]] = {
     "deliveries": frozenset(DeliveryRecord.__annotations__),
     "bounces": frozenset(BounceRecord.__annotations__),
 }
-
-
-# Every record of a known type and valid: the envelope and its records validated in one pass
-# (from the JSON text, parsing included). Anything else fails it, and is handled record by record.
-@with_config(ConfigDict(extra="forbid"))  # another event type: handled as it came
-class CheckedEvents(TypedDict):
-    deliveries: NotRequired[list[DeliveryRecord]]
-    bounces: NotRequired[list[BounceRecord]]
-
-
-class CheckedWebhook(WebhookEnvelope):
-    event: CheckedEvents  # type: ignore[assignment]  # narrower than the envelope's

@@ -1,7 +1,7 @@
 """The item kept in DynamoDB for each record (see docs/data-model.md).
 
-A TypedDict, not a pydantic model: items are built on the hot path, one per record, and
-their shape is checked by mypy and by the tests instead of at run time.
+A TypedDict: the items are plain dicts of strings and integers as the DynamoDB adapter writes
+them; mypy checks their shape.
 """
 
 from __future__ import annotations
@@ -43,3 +43,14 @@ class StoredItem(TypedDict, total=False):
     extra: str  # JSON object of fields CMC sent that the model does not know
     raw: str  # JSON of the whole record: unrecognized event types and quarantine
     error: str  # why a record is in quarantine
+
+
+# The classification's attributes of an item (logic/classify.py's Classification, flattened).
+CLASSIFICATION_ATTRIBUTES = ("bounce_type", "bounce_category", "smtp_code", "enhanced_status", "diagnostic")
+
+
+def classification_of(item: StoredItem) -> dict[str, str | None] | None:
+    """An item's bounce classification as one object, or None if it has none."""
+    if "bounce_type" not in item:
+        return None
+    return {name: item.get(name) for name in CLASSIFICATION_ATTRIBUTES}  # type: ignore[misc]

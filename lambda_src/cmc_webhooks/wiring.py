@@ -1,0 +1,65 @@
+"""Where the functions' dependencies are built: once per process, from the validated settings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from typing import Protocol
+
+from cmc_webhooks.dal.credentials import SecretsManagerCredentials, StaticCredentials
+from cmc_webhooks.dal.dynamodb import DynamoDBEventStore
+from cmc_webhooks.dal.eventbridge import EventBridgePublisher
+from cmc_webhooks.logic.ingest import IngestOptions
+from cmc_webhooks.logic.lookup import EventReader
+from cmc_webhooks.logic.publish import EventPublisher
+from cmc_webhooks.logic.receive import CredentialSource, EventWriter
+from cmc_webhooks.settings import IngestSettings, PublisherSettings
+
+
+class EventStore(EventWriter, EventReader, Protocol):
+    """What the API needs of the event store."""
+
+
+@dataclass(frozen=True)
+class ApiDependencies:
+    settings: IngestSettings
+    store: EventStore
+    credentials: CredentialSource
+
+    @classmethod
+    def from_settings(cls, settings: IngestSettings) -> ApiDependencies:
+        credentials: CredentialSource = (
+            SecretsManagerCredentials(settings.auth_secret_name)
+            if settings.auth_secret_name
+            else StaticCredentials(settings.local_credentials())
+        )
+        return cls(settings=settings, store=DynamoDBEventStore(settings.table_name), credentials=credentials)
+
+    @property
+    def ingest_options(self) -> IngestOptions:
+        return IngestOptions(
+            time_zone=self.settings.tz,
+            retention=timedelta(days=self.settings.retention_days),
+            max_records=self.settings.max_records_per_request,
+        )
+
+
+@dataclass(frozen=True)
+class PublisherDependencies:
+    settings: PublisherSettings
+    publisher: EventPublisher
+
+
+# Built on the first request, not at import; a misconfigured function refuses every request.
+@cache
+def api_dependencies() -> ApiDependencies:
+    return ApiDependencies.from_settings(IngestSettings.from_env(os.environ))
+
+
+@cache
+def publisher_dependencies() -> PublisherDependencies:
+    return PublisherDependencies(
+        settings=PublisherSettings.from_env(os.environ), publisher=EventBridgePublisher()
+    )

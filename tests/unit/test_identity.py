@@ -1,0 +1,107 @@
+"""How records become keys: normalized ids, and an event id that is the same however the event is sent."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from cmc_webhooks.logic.identity import content_id, normalize_address, normalize_message_id
+from cmc_webhooks.logic.ingest import IngestOptions, build_batch, parse_envelope
+from cmc_webhooks.settings import parse_time_zone
+from tests.conftest import load_fixture
+
+TOKYO = IngestOptions(time_zone=parse_time_zone("Asia/Tokyo"), retention=timedelta(days=30), max_records=10)
+
+
+def event_id_of(document: dict[str, Any], *, received_at: datetime | None = None) -> str:
+    batch = build_batch(
+        parse_envelope(document), options=TOKYO, received_at=received_at or datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    [item] = batch.items
+    return item["event_id"]
+
+
+def with_record(name: str, **changes: Any) -> dict[str, Any]:
+    document = copy.deepcopy(load_fixture(name))
+    document["event"][document["event_type"]][0].update(changes)
+    return document
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("<a@b.example>", "a@b.example"), ("a@b.example", "a@b.example"), (" <a@b> ", "a@b"), ("<a@b", "<a@b")],
+)
+def test_message_ids_lose_their_angle_brackets(raw: str, expected: str) -> None:
+    assert normalize_message_id(raw) == expected
+
+
+def test_addresses_compare_case_insensitively_in_the_domain_only() -> None:
+    assert normalize_address(" User@Example.JP ") == "User@example.jp"
+    assert normalize_address("no-at-sign") == "no-at-sign"
+
+
+def test_content_id_depends_on_content_not_key_order() -> None:
+    assert content_id({"a": 1, "b": "x"}) == content_id({"b": "x", "a": 1})
+    assert content_id({"a": 1}) != content_id({"a": 2})
+    assert len(content_id(["x"])) == 32
+
+
+# The keys of the seed's records, pinned: a change of the key scheme changes every stored id, so it
+# must be deliberate (docs/data-model.md).
+@pytest.mark.parametrize(
+    ("name", "event_id"),
+    [
+        ("seed_deliveries_queued", "47dcdfb9f6ef12c798f661b4a101998e"),
+        ("seed_deliveries_succeeded", "f68d5f739363f098b79b82d2c1f0b700"),
+        ("seed_bounces_host_unknown", "4c4e2ce941532d2860808cf55a9db305"),
+        ("seed_deliveries_failed_user_unknown", "6f2243ecbc50d1f39497d91b4dae67ad"),
+        ("seed_bounces_user_unknown", "6b7d631163594cdc932afa14e85fd7e4"),
+    ],
+)
+def test_the_seed_records_keep_their_event_ids(name: str, event_id: str) -> None:
+    assert event_id_of(load_fixture(name)) == event_id
+
+
+def test_the_same_event_has_the_same_id_however_it_is_sent() -> None:
+    original = load_fixture("seed_deliveries_succeeded")
+    record = original["event"]["deliveries"][0]
+    baseline = event_id_of(original)
+
+    # Received later, with brackets dropped, the domain in capitals, an unknown field, other header data.
+    assert event_id_of(original, received_at=datetime(2027, 5, 5, tzinfo=UTC)) == baseline
+    bare_id = record["messageId"][1:-1]
+    assert event_id_of(with_record("seed_deliveries_succeeded", messageId=bare_id)) == baseline
+    local, _, domain = record["to"].partition("@")
+    assert event_id_of(with_record("seed_deliveries_succeeded", to=f"{local}@{domain.upper()}")) == baseline
+    assert event_id_of(with_record("seed_deliveries_succeeded", newField="x")) == baseline
+    assert event_id_of(with_record("seed_deliveries_succeeded", subject="other", apiData="x")) == baseline
+    # Data format v1 names the same recipient `envelopeTo`.
+    v1 = copy.deepcopy(original)
+    v1_record = v1["event"]["deliveries"][0]
+    v1_record["envelopeTo"] = v1_record.pop("to")
+    v1_record["envelopeFrom"] = v1_record.pop("returnPath")
+    assert event_id_of(v1) == baseline
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"status": "failed"},
+        {"created": "2023-01-25 14:03:10"},
+        {"to": "someone-else@example.com"},
+        {"reason": "421 try again later"},
+        {"messageId": "<other@example.com>"},
+    ],
+)
+def test_another_event_has_another_id(changes: dict[str, str]) -> None:
+    baseline = event_id_of(load_fixture("seed_deliveries_succeeded"))
+    assert event_id_of(with_record("seed_deliveries_succeeded", **changes)) != baseline
+
+
+def test_the_server_composition_and_event_type_are_part_of_the_id() -> None:
+    document = load_fixture("seed_deliveries_succeeded")
+    baseline = event_id_of(document)
+    assert event_id_of({**document, "server_composition": "other"}) != baseline
