@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from moto.dynamodb.exceptions import ItemSizeTooLarge
-from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
-from moto.dynamodb.models.utilities import bytesize
 from moto.server import ThreadedMotoServer
 
+from cmc_dev.environment import variable
 from cmc_webhooks import contract
+from cmc_webhooks.settings import IngestSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -43,7 +42,7 @@ class LocalBackend:
             "AWS_REGION": LOCAL_REGION,
             # Current botocore would otherwise build account-based DynamoDB endpoints.
             "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-            contract.ENV_TABLE_NAME: self.table_name,
+            variable(IngestSettings, "table_name"): self.table_name,
         }
 
     def dynamodb(self) -> DynamoDBClient:
@@ -94,43 +93,12 @@ def create_event_table(client: DynamoDBClient, table_name: str) -> None:
     )
 
 
-# moto's item size limit (DynamoDB's 400 KB, as moto measures it).
-MOTO_ITEM_SIZE_LIMIT = 405_000
-
-
-def _item_with_one_size_check(
-    self: Item, hash_key: DynamoType, range_key: DynamoType | None, attrs: dict[str, Any]
-) -> None:
-    """moto's Item.__init__ with its item-size check done once per item instead of once per attribute.
-
-    moto re-sums the whole item at every attribute it sets (LimitedSizeDict.__setitem__): quadratic in
-    the attributes, the largest cost of a ~20-attribute item here and nothing DynamoDB has. The item is
-    refused exactly when moto refuses it: when its whole size is over the limit. moto's own deepcopy
-    skips the same check for the same reason.
-    """
-    self.hash_key = hash_key
-    self.range_key = range_key
-    values = {key: DynamoType(value) for key, value in attrs.items()}
-    if sum(bytesize(key) + value.size() for key, value in values.items()) > MOTO_ITEM_SIZE_LIMIT:
-        raise ItemSizeTooLarge
-    self.attrs = LimitedSizeDict()
-    dict.update(self.attrs, values)
-
-
-MOTO_ITEM_INIT = Item.__init__  # moto's own, kept for the test that compares both
-
-
-def use_linear_item_size_check() -> None:
-    Item.__init__ = _item_with_one_size_check  # type: ignore[method-assign]
-
-
 @contextmanager
 def running_backend(
     *, table_name: str = LOCAL_TABLE_NAME, port: int = 0, env: MutableMapping[str, str] | None = None
 ) -> Iterator[LocalBackend]:
     """moto on 127.0.0.1 (a free port unless given), with the event table, exported into `env`."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
-    use_linear_item_size_check()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
