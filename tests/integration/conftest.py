@@ -7,7 +7,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -18,7 +18,8 @@ from cmc_dev.gateway import rest_proxy_event
 from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_webhooks import contract
 from cmc_webhooks.handlers import api
-from cmc_webhooks.settings import get_settings
+from cmc_webhooks.settings import IngestSettings
+from cmc_webhooks.wiring import ApiDependencies, EventStore
 
 
 @pytest.fixture(scope="session")
@@ -39,10 +40,20 @@ class Reply:
 
 @dataclass
 class Api:
-    """Calls the Lambda handler with API Gateway REST proxy events, as Lambda would."""
+    """Calls the Lambda handler with API Gateway REST proxy events, as Lambda would, with the
+    dependencies the function builds from its environment (`configured` changes a variable)."""
 
     table_name: str
     backend: LocalBackend
+    dependencies: ApiDependencies
+
+    def configured(self, **env: str) -> Api:
+        """The function as deployed with these variables besides the table's."""
+        settings = IngestSettings.from_env({**os.environ, "CMC_TABLE_NAME": self.table_name, **env})
+        return replace(self, dependencies=ApiDependencies.from_settings(settings))
+
+    def with_store(self, store: EventStore) -> Api:
+        return replace(self, dependencies=replace(self.dependencies, store=store))
 
     def call(
         self,
@@ -71,7 +82,7 @@ class Api:
         )
         if as_base64:  # as API Gateway passes a body it treats as binary
             event["body"], event["isBase64Encoded"] = base64.b64encode(data).decode("ascii"), True
-        result = api.lambda_handler(event, LocalLambdaContext())
+        result = api.make_handler(lambda: self.dependencies)(event, LocalLambdaContext())
         text = result.get("body") or ""
         reply_headers = dict(result.get("headers") or {})
         reply_headers.update({k: v[-1] for k, v in (result.get("multiValueHeaders") or {}).items()})
@@ -92,22 +103,9 @@ class Api:
 
 
 @pytest.fixture
-def api_client(backend: LocalBackend, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
-    """A fresh table per test, and the handler's cached settings and store reset to it."""
+def api_client(backend: LocalBackend) -> Api:
+    """A fresh table per test, and the function's dependencies built for it."""
     table_name = f"events-{uuid.uuid4().hex[:12]}"
     create_event_table(backend.dynamodb(), table_name)
-    monkeypatch.setenv(contract.ENV_TABLE_NAME, table_name)
-    caches = (
-        get_settings,
-        api.event_store,
-        api.ingest_options,
-        api.credential_source,
-    )  # before a test patches one
-    clear(caches)
-    yield Api(table_name=table_name, backend=backend)
-    clear(caches)
-
-
-def clear(caches: tuple[Any, ...]) -> None:
-    for cached in caches:
-        getattr(cached, "cache_clear", cached)()
+    settings = IngestSettings.from_env({**os.environ, "CMC_TABLE_NAME": table_name})
+    return Api(table_name=table_name, backend=backend, dependencies=ApiDependencies.from_settings(settings))

@@ -28,10 +28,8 @@ def basic(user: str, password: str) -> str:
 
 
 @pytest.fixture
-def basic_auth(api_client: Api, monkeypatch: pytest.MonkeyPatch) -> Api:
-    monkeypatch.setenv(contract.ENV_LOCAL_BASIC_AUTH, "cmc:pa:ss")
-    monkeypatch.setenv(contract.ENV_LOCAL_API_KEY, "key-1")
-    return api_client
+def basic_auth(api_client: Api) -> Api:
+    return api_client.configured(CMC_WEBHOOK_BASIC_AUTH="cmc:pa:ss", CMC_WEBHOOK_API_KEY="key-1")
 
 
 def test_without_credentials_the_answer_is_401_and_nothing_is_stored(basic_auth: Api) -> None:
@@ -65,13 +63,11 @@ def test_a_broken_body_is_401_to_strangers_and_400_to_the_sender(basic_auth: Api
     assert post(basic_auth, "not json", "application/json", basic("cmc", "pa:ss")).status == 400
 
 
-def test_credentials_from_secrets_manager_with_rotation(
-    api_client: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_credentials_from_secrets_manager_with_rotation(api_client: Api) -> None:
     secrets = api_client.backend.client("secretsmanager")
     name = f"{api_client.table_name}-webhook-auth"
     secrets.create_secret(Name=name, SecretString=json.dumps({"username": "cmc", "password": "v1"}))
-    monkeypatch.setenv(contract.ENV_AUTH_SECRET_NAME, name)
+    api_client = api_client.configured(CMC_AUTH_SECRET_NAME=name)
     body = json.dumps(load_fixture("seed_deliveries_queued"))
 
     assert post(api_client, body, "application/json").status == 401
@@ -86,14 +82,16 @@ def test_credentials_from_secrets_manager_with_rotation(
     assert post(api_client, body, "application/json", basic("cmc", "v0")).status == 401
 
 
-def test_an_unreadable_secret_is_503_never_open(api_client: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(contract.ENV_AUTH_SECRET_NAME, "no-such-secret")
+def test_an_unreadable_secret_is_503_never_open(api_client: Api) -> None:
+    api_client = api_client.configured(CMC_AUTH_SECRET_NAME="no-such-secret")
     reply = post(api_client, json.dumps(load_fixture("seed_deliveries_queued")), "application/json")
     assert (reply.status, reply.body["error"]) == (503, "credentials_unavailable")
     assert api_client.items() == []
 
 
-def test_a_body_over_the_size_limit_is_413(api_client: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(contract.ENV_MAX_BODY_BYTES, "100")
-    reply = post(api_client, json.dumps(load_fixture("seed_deliveries_queued")), "application/json")
+def test_a_body_over_the_size_limit_is_413(api_client: Api) -> None:
+    api_client = api_client.configured(CMC_MAX_BODY_BYTES="1024")
+    document = load_fixture("seed_deliveries_queued")
+    document["event"]["deliveries"][0]["subject"] = "x" * 1024
+    reply = post(api_client, json.dumps(document), "application/json")
     assert (reply.status, reply.body["error"]) == (413, "payload_too_large")

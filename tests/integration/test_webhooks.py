@@ -170,7 +170,7 @@ def request_metrics(output: str) -> list[dict[str, Any]]:
     return [blob for blob in blobs if "RecordsReceived" in blob]
 
 
-def test_a_clean_webhook_emits_the_record_counts_and_no_exception_counts(
+def test_a_clean_webhook_emits_every_record_count_and_no_log_line(
     api_client: Api, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     capsys.readouterr()
@@ -178,7 +178,15 @@ def test_a_clean_webhook_emits_the_record_counts_and_no_exception_counts(
 
     assert reply.status == 200
     [blob] = request_metrics(capsys.readouterr().out)
-    assert {name for name in blob if name.startswith("Records")} == {"RecordsReceived", "RecordsWritten"}
+    counts = {name: blob[name] for name in blob if name.startswith("Records")}
+    assert counts == {
+        contract.Metric.RECORDS_RECEIVED: [1.0],
+        contract.Metric.RECORDS_WRITTEN: [1.0],
+        contract.Metric.RECORDS_DUPLICATED: [0.0],
+        contract.Metric.RECORDS_QUARANTINED: [0.0],
+        contract.Metric.RECORDS_UNRECOGNIZED: [0.0],
+        contract.Metric.RECORDS_WITH_UNKNOWN_FIELDS: [0.0],
+    }
     # The request's trace in the log is its metrics line: the event type and the request id, no log line.
     assert blob["event_type"] == "deliveries"
     assert blob["request_id"]
@@ -197,12 +205,14 @@ def test_log_lines_carry_the_api_gateway_request_id_as_their_correlation_id(
 
 
 @pytest.mark.parametrize("request_context", [None, "not an object"])
-def test_an_event_without_a_usable_request_context_is_answered_not_crashed(request_context: Any) -> None:
+def test_an_event_without_a_usable_request_context_is_answered_not_crashed(
+    api_client: Api, request_context: Any
+) -> None:
     # A direct or console invoke, not API Gateway: no request id to correlate, and still an answer.
     event = rest_proxy_event(method="GET", target="/nope", headers=[], body=b"", source_ip="127.0.0.1")
     event["requestContext"] = request_context
 
-    reply = api.lambda_handler(event, LocalLambdaContext())
+    reply = api.make_handler(lambda: api_client.dependencies)(event, LocalLambdaContext())
 
     assert reply["statusCode"] == 404
     assert api.logger.get_current_keys().get("correlation_id") is None
@@ -258,9 +268,7 @@ def test_unknown_message_is_a_json_404(api_client: Api) -> None:
     assert reply.body["error"] == "message_not_found"
 
 
-def test_when_the_store_refuses_the_answer_is_503_never_200(
-    api_client: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_when_the_store_refuses_the_answer_is_503_never_200(api_client: Api) -> None:
     class RefusingStore:
         def write(self, items: object) -> None:
             raise StorageUnavailable("the event store refused the write; try again")
@@ -268,24 +276,22 @@ def test_when_the_store_refuses_the_answer_is_503_never_200(
         def message_events(self, message_id: str) -> list[Any]:
             return []
 
-    monkeypatch.setattr(api, "event_store", RefusingStore)
-    reply = api_client.post_json(load_fixture("seed_deliveries_queued"))
+        def recipient_events(self, recipient_key: str, *, limit: int) -> list[Any]:
+            return []
+
+    reply = api_client.with_store(RefusingStore()).post_json(load_fixture("seed_deliveries_queued"))
     assert reply.status == 503
     assert reply.body["error"] == "storage_unavailable"
 
 
-def test_when_dynamodb_is_unreachable_the_answer_is_503(
-    api_client: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_when_dynamodb_is_unreachable_the_answer_is_503(api_client: Api) -> None:
     unreachable = boto3.client(
         "dynamodb",
         endpoint_url="http://127.0.0.1:9",  # the discard port: nothing listens there
         config=Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=1),
     )
     store = DynamoDBEventStore(api_client.table_name, client=unreachable)
-    monkeypatch.setattr(api, "event_store", lambda: store)
-
-    reply = api_client.post_json(load_fixture("seed_deliveries_queued"))
+    reply = api_client.with_store(store).post_json(load_fixture("seed_deliveries_queued"))
 
     assert reply.status == 503
     assert reply.body["error"] == "storage_unavailable"
@@ -296,7 +302,7 @@ def test_a_webhook_costs_ceil_n_over_25_batch_writes_and_no_reads(
     api_client: Api, records: int, writes: int
 ) -> None:
     calls: list[str] = []
-    store = api.event_store()
+    store = api_client.dependencies.store
     assert isinstance(store, DynamoDBEventStore)
     store.client.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
     template = load_fixture("seed_deliveries_queued")["event"]["deliveries"][0]
