@@ -186,3 +186,51 @@ def test_multipart_form_data_carries_the_same_fields(part_charset: str | None) -
 def test_a_multipart_body_that_does_not_match_its_boundary_is_refused() -> None:
     with pytest.raises(InvalidEnvelope, match="boundary"):
         decode_webhook_body("no parts here", is_base64=False, content_type="multipart/form-data; boundary=zz")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"event_type": "deliveries", "event": {"deliveries": []}, "event": {"bounces": []}}',
+        '{"event_type": "deliveries", "event": {"deliveries": [{"to": "a@x", "to": "b@x"}]}}',
+    ],
+)
+def test_a_json_key_that_appears_twice_is_refused_not_guessed(body: str) -> None:
+    with pytest.raises(InvalidEnvelope, match="appears twice"):
+        decode_webhook_body(body, is_base64=False, content_type="application/json")
+
+
+def test_a_form_field_that_appears_twice_is_refused() -> None:
+    body = urlencode([("event", '{"deliveries": []}'), ("event", '{"bounces": []}')])
+    with pytest.raises(InvalidEnvelope, match="`event` appears twice"):
+        decode_webhook_body(body, is_base64=False, content_type="application/x-www-form-urlencoded")
+    body = urlencode([("api_key", "right"), ("api_key", "wrong"), ("event", "{}")])
+    with pytest.raises(InvalidEnvelope, match="`api_key` appears twice"):
+        decode_webhook_body(body, is_base64=False, content_type="application/x-www-form-urlencoded")
+
+
+def test_a_wrapped_document_that_disagrees_with_its_form_is_refused() -> None:
+    document = {**load_fixture("seed_bounces_user_unknown"), "api_key": "right"}
+    body = urlencode({"api_key": "wrong", "event": json.dumps(document)})
+    with pytest.raises(InvalidEnvelope, match="disagree on \\['api_key'\\]"):
+        decode_webhook_body(body, is_base64=False, content_type="application/x-www-form-urlencoded")
+
+
+def test_numbers_json_cannot_carry_as_floats_are_kept_as_their_text() -> None:
+    body = '{"event_type": "deliveries", "event": {"deliveries": [{"big": 1E400, "nan": NaN, "n": 1.5}]}}'
+    record = decode_webhook_body(body, is_base64=False, content_type="application/json")["event"][
+        "deliveries"
+    ][0]
+    assert record == {"big": "1E400", "nan": "NaN", "n": 1.5}
+    json.dumps(record, allow_nan=False)  # strict JSON again
+
+
+def test_a_json_body_with_a_byte_order_mark_is_read() -> None:
+    document = load_fixture("seed_deliveries_queued")
+    body = base64.b64encode(b"\xef\xbb\xbf" + json.dumps(document).encode()).decode("ascii")
+    assert decode_webhook_body(body, is_base64=True, content_type="application/json") == document
+
+
+def test_a_compressed_body_is_refused_naming_the_encoding() -> None:
+    with pytest.raises(UnsupportedMediaType, match="Content-Encoding 'gzip'"):
+        decode_webhook_body("x", is_base64=True, content_type="application/json", content_encoding="gzip")

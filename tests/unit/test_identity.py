@@ -43,6 +43,13 @@ def test_addresses_compare_case_insensitively_in_the_domain_only() -> None:
     assert normalize_address("no-at-sign") == "no-at-sign"
 
 
+@pytest.mark.parametrize(
+    "written", ["Taro <taro@Example.jp>", '"Yamada, Taro" <taro@example.jp>', "<taro@example.jp>"]
+)
+def test_an_address_with_a_display_name_is_the_address(written: str) -> None:
+    assert normalize_address(written) == "taro@example.jp"
+
+
 def test_content_id_depends_on_content_not_key_order() -> None:
     assert content_id({"a": 1, "b": "x"}) == content_id({"b": "x", "a": 1})
     assert content_id({"a": 1}) != content_id({"a": 2})

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -291,3 +292,56 @@ def test_a_record_dynamodb_would_refuse_is_quarantined_instead_of_sinking_the_ba
     [quarantined] = [item for item in batch.items if item["kind"] == "quarantine"]
     assert problem in quarantined["error"]
     assert len(quarantined["raw"]) <= 90_000
+
+
+@pytest.mark.parametrize("created", ["0001-01-01 00:00:00", "9999-12-31 23:59:59"])
+def test_a_time_that_overflows_in_utc_quarantines_its_record_only(created: str) -> None:
+    options = IngestOptions(time_zone=parse_time_zone("-05:00"), retention=timedelta(days=1), max_records=10)
+    tokyo_first = IngestOptions(
+        time_zone=parse_time_zone("+09:00"), retention=timedelta(days=1), max_records=10
+    )
+    for chosen in (options, tokyo_first):
+        batch = build(deliveries(delivery(1, created=created), delivery(2)), chosen)
+        assert batch.written + batch.quarantined == 2
+        assert batch.written >= 1
+
+
+def test_lone_surrogates_are_replaced_and_the_item_says_so() -> None:
+    batch = build(deliveries(delivery(1, subject="bad \ud800 text"), delivery(2, **{"x\udfff": "y"})))
+
+    assert batch.summary()["written"] == 2
+    first, second = batch.items
+    assert first["subject"] == "bad \ufffd text"
+    assert first["repaired"] == "lone surrogates replaced by U+FFFD"
+    assert "\ufffd" in second["extra"]
+    for item in batch.items:
+        for value in item.values():
+            if isinstance(value, str):
+                value.encode("utf-8")  # every stored string is valid UTF-8
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("server_composition", "x" * 129), ("event_type", "x" * 129)],
+)
+def test_envelope_fields_are_bounded(field: str, value: str) -> None:
+    with pytest.raises(InvalidEnvelope, match=field):
+        build({**deliveries(delivery(1)), field: value})
+
+
+def test_an_event_type_key_is_bounded() -> None:
+    with pytest.raises(InvalidEnvelope, match="event type must be 1 to 128 characters"):
+        build({"event_type": "deliveries", "event": {"x" * 400_000: [delivery(1)]}})
+
+
+def test_a_huge_unknown_record_is_quarantined_truncated_with_its_length_and_hash() -> None:
+    record = {"messageId": "<m@x>", "blob": "ß" * 300_000}
+    batch = build({"event_type": "opens", "event": {"opens": [record], "deliveries": [delivery(1)]}})
+
+    assert (batch.written, batch.quarantined, batch.unrecognized) == (1, 1, 1)
+    [quarantined] = [item for item in batch.items if item["kind"] == "quarantine"]
+    raw = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    assert quarantined["raw_chars"] == len(raw)
+    assert len(quarantined["raw"]) < len(raw)
+    assert quarantined["raw_sha256"] == hashlib.sha256(raw.encode()).hexdigest()
+    assert "truncated" in quarantined["error"]

@@ -78,3 +78,11 @@ def test_message_history_lists_recipients_and_events_oldest_first() -> None:
     ]
     assert [e.status for e in history.events] == ["queued", "succeeded"]
     assert history.events[1].subject == "件名"
+
+
+@pytest.mark.parametrize("event_type", ["blocks", "Deliveries", "opens"])
+def test_an_event_type_we_do_not_model_never_changes_the_status(event_type: str) -> None:
+    queued = event("queued", "14:03:06")
+    unmodelled = event("bounced", "14:03:09", event_type=event_type)
+    unmodelled_success = event("succeeded", "14:03:10", event_type=event_type)
+    assert status_of(queued, unmodelled, unmodelled_success) == "queued"

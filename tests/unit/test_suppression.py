@@ -144,3 +144,13 @@ def test_the_function_reads_the_rules_from_its_environment() -> None:
     )
     assert policy.soft_bounce_threshold == 5
     assert IngestSettings.from_env({"CMC_TABLE_NAME": "events"}).suppression_policy == SuppressionPolicy()
+
+
+def test_a_succeeded_or_failed_status_of_an_unmodelled_event_type_neither_clears_nor_counts() -> None:
+    soft = [event(day, "soft", message=f"m{day}") for day in (1, 2, 3)]
+    unmodelled_success = event(4, "success", event_type="opens")
+    assert verdict(*soft, unmodelled_success)[0] is True
+    failures = [
+        event(day, "soft", message=f"f{day}", event_type="Deliveries", status="failed") for day in (1, 2, 3)
+    ]
+    assert verdict(*failures)[0] is False

@@ -84,6 +84,7 @@ def receive() -> dict[str, int]:
             is_base64=bool(event.is_base64_encoded),
             content_type=event.headers.get("content-type"),
             authorization=event.headers.get("authorization"),
+            content_encoding=event.headers.get("content-encoding"),
         ),
         store=deps.store,
         credentials=deps.credentials,

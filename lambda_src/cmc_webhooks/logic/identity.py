@@ -23,8 +23,11 @@ def normalize_message_id(message_id: str) -> str:
 
 
 def normalize_address(address: str) -> str:
-    """Domains are case-insensitive, local parts are not (RFC 5321 §2.4)."""
+    """`Taro <taro@example.jp>` is taro@example.jp; domains are case-insensitive, local parts are not
+    (RFC 5321 §2.4)."""
     text = address.strip()
+    if text.endswith(">") and "<" in text:  # a display name: the address is what the brackets hold
+        text = text[text.rindex("<") + 1 : -1].strip()
     local, at, domain = text.rpartition("@")
     return f"{local}@{domain.lower()}" if at else text
 

@@ -8,7 +8,9 @@ stored. Keys derive from content (docs/data-model.md): the same event posted twi
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cache
@@ -34,7 +36,10 @@ BOUNCED = "bounced"
 ITEM_MAX_BYTES = 390_000
 # A quarantined record keeps at most this much of its JSON (4 bytes a character at most: it fits).
 QUARANTINE_RAW_CHARS = 90_000
+MAX_ERROR_CHARS = 2000
 MISSING_RECIPIENT = "to: Field required (data format v1: envelopeTo)"
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+REPAIRED = "lone surrogates replaced by U+FFFD"
 # Item attributes copied from a record's text fields when not empty: (attribute, CMC's field).
 _COMMON_TEXT = (("subject", "subject"), ("reason", "reason"), ("api_data", "apiData"))
 _TEXT_FIELDS = {
@@ -95,8 +100,13 @@ def parse_envelope(document: dict[str, Any]) -> WebhookEnvelope:
             if "event" in document
             else "the webhook has no `event` object"
         )
+    # The envelope's text is repaired as the records' is; the records themselves one by one (build_batch).
+    envelope = {name: without_lone_surrogates(value) for name, value in document.items() if name != "event"}
+    envelope["event"] = {without_lone_surrogates(name): value for name, value in document["event"].items()}
+    if len(envelope["event"]) != len(document["event"]):
+        raise InvalidEnvelope("two event types of `event` differ only in lone surrogates")
     try:
-        return parse(event=document, model=WebhookEnvelope)  # Powertools Parser
+        return parse(event=envelope, model=WebhookEnvelope)  # Powertools Parser
     except ValidationError as exc:
         raise InvalidEnvelope(f"invalid webhook envelope: {describe(exc)}") from exc
 
@@ -110,17 +120,23 @@ def build_batch(envelope: WebhookEnvelope, *, options: IngestOptions, received_a
     batch = Batch(event_type=envelope.event_type, received=total)
     for event_type, records in groups:
         record_type = RECORD_TYPES.get(event_type)
-        for record in records:
-            if record_type is None:
-                batch.unrecognized += 1
-                builder.add_unrecognized(batch, event_type, record)
-                continue
+        for sent in records:
+            record = without_lone_surrogates(sent)
+            builder.repaired = record != sent
             try:
-                valid = _adapter(record_type).validate_python(record)
-            except ValidationError as exc:
-                builder.add_quarantine(batch, event_type, record, describe(exc))
-                continue
-            builder.add_event(batch, event_type, valid)
+                if record_type is None:
+                    batch.unrecognized += 1
+                    builder.add_unrecognized(batch, event_type, record)
+                    continue
+                try:
+                    valid = _adapter(record_type).validate_python(record)
+                except ValidationError as exc:
+                    builder.add_quarantine(batch, event_type, record, describe(exc))
+                    continue
+                builder.add_event(batch, event_type, valid)
+            except Exception as exc:  # one bad record never costs the records beside it
+                error = f"record: could not be stored as an event ({type(exc).__name__})"
+                builder.add_quarantine(batch, event_type, record, error)
     return batch
 
 
@@ -183,10 +199,11 @@ class _ItemBuilder:
         self.received_at = received_utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         self.expires_at = int((received_utc + options.retention).timestamp())
         self.quarantine_partition = contract.QUARANTINE_PARTITION_PREFIX + received_utc.date().isoformat()
+        self.repaired = False  # whether the record at hand had text that had to be repaired
 
     def _event_item(self, event_type: str, message_id: str, sk_time: str, eid: str) -> StoredItem:
         """The attributes every event item has."""
-        return {
+        item: StoredItem = {
             "message_id": message_id,
             "sk": f"{contract.EVENT_SORT_KEY_PREFIX}{sk_time}#{eid}",
             "kind": "event",
@@ -196,6 +213,9 @@ class _ItemBuilder:
             "expires_at": self.expires_at,
             "server_composition": self.server_composition,
         }
+        if self.repaired:
+            item["repaired"] = REPAIRED
+        return item
 
     def add_event(self, batch: Batch, event_type: str, record: dict[str, Any]) -> None:
         """A validated record (models/cmc.py): CMC's field names, either data format version."""
@@ -285,9 +305,6 @@ class _ItemBuilder:
     def add_quarantine(self, batch: Batch, event_type: str, record: Any, error: str) -> None:
         eid = content_id([event_type, self.server_composition, record])
         raw = _dumps(record)
-        if len(raw) > QUARANTINE_RAW_CHARS:  # keep what fits in an item, and say so
-            raw = raw[:QUARANTINE_RAW_CHARS]
-            error = f"{error}; raw truncated to {QUARANTINE_RAW_CHARS} characters"
         item: StoredItem = {
             "message_id": self.quarantine_partition,
             "sk": f"{contract.QUARANTINE_SORT_KEY_PREFIX}{eid}",
@@ -298,8 +315,17 @@ class _ItemBuilder:
             "expires_at": self.expires_at,
             "server_composition": self.server_composition,
             "raw": raw,
-            "error": error,
+            "error": error[:MAX_ERROR_CHARS],
         }
+        if self.repaired:
+            item["repaired"] = REPAIRED
+        if len(raw) > QUARANTINE_RAW_CHARS:  # keep what fits in an item, and say what it was
+            item["raw"] = raw[:QUARANTINE_RAW_CHARS]
+            item["raw_chars"] = len(raw)
+            item["raw_sha256"] = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+            item["error"] = (
+                f"{item['error']}; raw truncated to {QUARANTINE_RAW_CHARS} of {len(raw)} characters"
+            )
         if batch.add(item):
             batch.quarantined += 1
 
@@ -313,6 +339,18 @@ def _extra_fields(record: dict[str, Any], known: frozenset[str]) -> dict[str, An
     if "from" in record and "returnPath" in record:
         unused.add("envelopeFrom")
     return {name: value for name, value in record.items() if name not in known or name in unused}
+
+
+def without_lone_surrogates(value: Any) -> Any:
+    """`value` with every lone UTF-16 surrogate (JSON's `\\ud800`, which no UTF-8 can hold) replaced by
+    U+FFFD: DynamoDB would refuse it, or store what no reader can read back."""
+    if isinstance(value, str):
+        return LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {without_lone_surrogates(key): without_lone_surrogates(item) for key, item in value.items()}
+    return value
 
 
 def storage_limit_problem(item: StoredItem) -> str | None:

@@ -36,6 +36,7 @@ class WebhookRequest:
     is_base64: bool
     content_type: str | None
     authorization: str | None
+    content_encoding: str | None = None
 
 
 def receive_webhook(

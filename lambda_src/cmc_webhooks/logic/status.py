@@ -15,6 +15,8 @@ from datetime import datetime
 from cmc_webhooks.models.store import StoredItem
 
 STATUS_RANK = {"queued": 0, "deferred": 1, "succeeded": 2, "failed": 3, "bounced": 4}
+# The event types whose records carry a delivery status; any other type is kept but decides nothing.
+MODELLED_EVENT_TYPES = frozenset({"deliveries", "bounces"})
 FINAL_STATUSES = frozenset({"succeeded", "failed", "bounced"})
 
 
@@ -27,7 +29,12 @@ def current_statuses(events: Iterable[StoredItem]) -> dict[str, StoredItem]:
     winners: dict[str, tuple[tuple[bool, datetime, int], StoredItem]] = {}
     for event in events:
         status = event.get("status", "")
-        if status not in STATUS_RANK or "occurred_at" not in event or "recipient_key" not in event:
+        if (
+            event.get("event_type") not in MODELLED_EVENT_TYPES
+            or status not in STATUS_RANK
+            or "occurred_at" not in event
+            or "recipient_key" not in event
+        ):
             continue
         rank = precedence(status, datetime.fromisoformat(event["occurred_at"]))
         key = event["recipient_key"]

@@ -41,7 +41,11 @@ NOT_SUPPRESSED = Suppression(False)
 
 
 def _counts_as_bounce(event: StoredItem) -> bool:
-    return event.get("event_type") == "bounces" or event.get("status") == "failed"
+    return event.get("event_type") == "bounces" or _is_delivery(event, "failed")
+
+
+def _is_delivery(event: StoredItem, status: str) -> bool:
+    return event.get("event_type") == "deliveries" and event.get("status") == status
 
 
 def suppression(events_oldest_first: Iterable[StoredItem], policy: SuppressionPolicy) -> Suppression:
@@ -67,6 +71,6 @@ def suppression(events_oldest_first: Iterable[StoredItem], policy: SuppressionPo
             if not state.suppressed and len(recent) >= policy.soft_bounce_threshold:
                 window_days = policy.soft_bounce_window.days
                 state = Suppression(True, f"soft_bounces:{len(recent)}_in_{window_days}_days", occurred)
-        elif event.get("status") == "succeeded" and policy.success_clears_soft_bounces and not permanent:
+        elif _is_delivery(event, "succeeded") and policy.success_clears_soft_bounces and not permanent:
             state, soft = NOT_SUPPRESSED, {}
     return state

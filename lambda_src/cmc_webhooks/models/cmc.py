@@ -21,6 +21,8 @@ Created = Annotated[str, StringConstraints(pattern=CREATED_PATTERN)]
 MessageId = Annotated[str, StringConstraints(min_length=3)]
 Address = Annotated[str, StringConstraints(min_length=1)]
 BounceCode = Annotated[str, StringConstraints(pattern=r"^\d{1,3}$")]
+# CMC's names (event types, server compositions) are short words; anything longer is not CMC.
+MAX_NAME_CHARS = 128
 
 
 class WebhookEnvelope(BaseModel):
@@ -28,17 +30,22 @@ class WebhookEnvelope(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    event_type: str = Field(min_length=1)
-    server_composition: str = ""
-    api_key: str | None = None
+    # Bounded: every stored item carries the event type and the composition.
+    event_type: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
+    server_composition: str = Field("", max_length=MAX_NAME_CHARS)
+    api_key: str | None = Field(None, max_length=1024)
     # {"deliveries": [...]} or {"bounces": [...]}; any other key is kept as it came.
     event: dict[str, Any]
 
     @field_validator("event")
     @classmethod
-    def _not_empty(cls, value: dict[str, Any]) -> dict[str, Any]:
+    def _event_types(cls, value: dict[str, Any]) -> dict[str, Any]:
         if not value:
             raise ValueError("`event` is empty")
+        if too_long := [name for name in value if not 0 < len(name) <= MAX_NAME_CHARS]:
+            raise ValueError(
+                f"an event type must be 1 to {MAX_NAME_CHARS} characters, got {len(too_long[0])}"
+            )
         return value
 
 

@@ -42,7 +42,10 @@ class StoredItem(TypedDict, total=False):
     diagnostic: str
     extra: str  # JSON object of fields CMC sent that the model does not know
     raw: str  # JSON of the whole record: unrecognized event types and quarantine
+    raw_chars: int  # quarantine: the length of a raw that was truncated
+    raw_sha256: str  # quarantine: the SHA-256 of a raw that was truncated
     error: str  # why a record is in quarantine
+    repaired: str  # set when text had to be repaired to be stored (lone surrogates)
 
 
 # The classification's attributes of an item (logic/classify.py's Classification, flattened).
