@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from cmc_webhooks import contract
-from cmc_webhooks.logic.auth import CredentialSet
 from cmc_webhooks.logic.suppression import SuppressionPolicy
 
 # Lambda takes at most 6 MB per synchronous request, so a larger body never reaches the function.
@@ -140,19 +139,13 @@ class IngestSettings(IngestTunables):
     """The ingest and lookup function's settings; the stack sets the names of what it creates."""
 
     table_name: str = Field(min_length=3, alias="CMC_TABLE_NAME")
-    # The Secrets Manager secret with the accepted webhook credentials (docs/security.md).
+    # The Secrets Manager secret with the accepted webhook credentials (docs/security.md). Without
+    # it every webhook is refused: only the dev server chooses to run open, by passing its own.
     auth_secret_name: str | None = Field(None, min_length=1, alias="CMC_AUTH_SECRET_NAME")
-    # `make local` only: `user:password` and an api key to require; with neither the endpoint is open.
-    local_basic_auth: str | None = Field(None, pattern=r"^[^:]+:.+$", alias="CMC_WEBHOOK_BASIC_AUTH")
-    local_api_key: str | None = Field(None, min_length=1, alias="CMC_WEBHOOK_API_KEY")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> IngestSettings:
         return cls.model_validate(dict(env))
-
-    def local_credentials(self) -> CredentialSet:
-        username, _, password = (self.local_basic_auth or "").partition(":")
-        return CredentialSet(username=username or None, password=password or None, api_key=self.local_api_key)
 
 
 class PublishTunables(BaseModel):

@@ -8,7 +8,7 @@ from datetime import timedelta
 from functools import cache
 from typing import Protocol
 
-from cmc_webhooks.dal.credentials import SecretsManagerCredentials, StaticCredentials
+from cmc_webhooks.dal.credentials import NoCredentials, SecretsManagerCredentials
 from cmc_webhooks.dal.dynamodb import DynamoDBEventStore
 from cmc_webhooks.dal.eventbridge import EventBridgePublisher
 from cmc_webhooks.logic.ingest import IngestOptions
@@ -29,12 +29,14 @@ class ApiDependencies:
     credentials: CredentialSource
 
     @classmethod
-    def from_settings(cls, settings: IngestSettings) -> ApiDependencies:
-        credentials: CredentialSource = (
-            SecretsManagerCredentials(settings.auth_secret_name)
-            if settings.auth_secret_name
-            else StaticCredentials(settings.local_credentials())
-        )
+    def from_settings(
+        cls, settings: IngestSettings, credentials: CredentialSource | None = None
+    ) -> ApiDependencies:
+        """`credentials`: the dev server's own; deployed, they come from the secret, and without one every
+        webhook is refused."""
+        if credentials is None:
+            name = settings.auth_secret_name
+            credentials = SecretsManagerCredentials(name) if name else NoCredentials()
         return cls(settings=settings, store=DynamoDBEventStore(settings.table_name), credentials=credentials)
 
     @property

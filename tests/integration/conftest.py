@@ -17,7 +17,9 @@ from cmc_dev.backend import LocalBackend, create_event_table, running_backend
 from cmc_dev.gateway import rest_proxy_event
 from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_webhooks import contract
+from cmc_webhooks.dal.credentials import StaticCredentials
 from cmc_webhooks.handlers import api
+from cmc_webhooks.logic.auth import CredentialSet
 from cmc_webhooks.settings import IngestSettings
 from cmc_webhooks.wiring import ApiDependencies, EventStore
 
@@ -48,12 +50,17 @@ class Api:
     dependencies: ApiDependencies
 
     def configured(self, **env: str) -> Api:
-        """The function as deployed with these variables besides the table's."""
+        """The function as deployed with these variables besides the table's (credentials included)."""
         settings = IngestSettings.from_env({**os.environ, "CMC_TABLE_NAME": self.table_name, **env})
         return replace(self, dependencies=ApiDependencies.from_settings(settings))
 
     def with_store(self, store: EventStore) -> Api:
         return replace(self, dependencies=replace(self.dependencies, store=store))
+
+    def with_credentials(self, credentials: CredentialSet) -> Api:
+        return replace(
+            self, dependencies=replace(self.dependencies, credentials=StaticCredentials(credentials))
+        )
 
     def call(
         self,
@@ -104,8 +111,11 @@ class Api:
 
 @pytest.fixture
 def api_client(backend: LocalBackend) -> Api:
-    """A fresh table per test, and the function's dependencies built for it."""
+    """A fresh table per test, and the function's dependencies built for it; open, as the dev server
+    chooses to run (tests/integration/test_auth.py covers the credentials)."""
     table_name = f"events-{uuid.uuid4().hex[:12]}"
     create_event_table(backend.dynamodb(), table_name)
     settings = IngestSettings.from_env({**os.environ, "CMC_TABLE_NAME": table_name})
-    return Api(table_name=table_name, backend=backend, dependencies=ApiDependencies.from_settings(settings))
+    open_endpoint = StaticCredentials(CredentialSet())
+    dependencies = ApiDependencies.from_settings(settings, credentials=open_endpoint)
+    return Api(table_name=table_name, backend=backend, dependencies=dependencies)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from urllib.parse import urlencode
 
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
 from cmc_webhooks import contract
+from cmc_webhooks.logic.auth import CredentialSet
 from tests.conftest import load_fixture
 from tests.integration.conftest import Api, Reply
 
@@ -29,7 +31,7 @@ def basic(user: str, password: str) -> str:
 
 @pytest.fixture
 def basic_auth(api_client: Api) -> Api:
-    return api_client.configured(CMC_WEBHOOK_BASIC_AUTH="cmc:pa:ss", CMC_WEBHOOK_API_KEY="key-1")
+    return api_client.with_credentials(CredentialSet(username="cmc", password="pa:ss", api_key="key-1"))
 
 
 def test_without_credentials_the_answer_is_401_and_nothing_is_stored(basic_auth: Api) -> None:
@@ -82,11 +84,26 @@ def test_credentials_from_secrets_manager_with_rotation(api_client: Api) -> None
     assert post(api_client, body, "application/json", basic("cmc", "v0")).status == 401
 
 
-def test_an_unreadable_secret_is_503_never_open(api_client: Api) -> None:
-    api_client = api_client.configured(CMC_AUTH_SECRET_NAME="no-such-secret")
-    reply = post(api_client, json.dumps(load_fixture("seed_deliveries_queued")), "application/json")
+@pytest.mark.parametrize("secret", [None, "missing", "{}", '{"username": "", "api_key": ""}'])
+def test_a_function_without_usable_credentials_refuses_every_webhook(
+    api_client: Api, secret: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # None: deployed without the secret's name; "missing": a name with no secret; else the secret's value.
+    if secret is None:
+        deployed = api_client.configured()
+    else:
+        name = f"{api_client.table_name}-{uuid.uuid4().hex[:6]}"
+        if secret != "missing":
+            api_client.backend.client("secretsmanager").create_secret(Name=name, SecretString=secret)
+        deployed = api_client.configured(CMC_AUTH_SECRET_NAME=name)
+
+    capsys.readouterr()
+    reply = post(deployed, json.dumps(load_fixture("seed_deliveries_queued")), "application/json")
+
     assert (reply.status, reply.body["error"]) == (503, "credentials_unavailable")
     assert api_client.items() == []
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert any(contract.Metric.AUTH_FAILURES in blob for blob in metrics)
 
 
 def test_a_body_over_the_size_limit_is_413(api_client: Api) -> None:

@@ -46,7 +46,7 @@ def test_values_come_from_the_variables_the_stack_writes() -> None:
         ({TABLE: "events", "CMC_RETENTION_DAYS": "0"}, "CMC_RETENTION_DAYS"),
         ({TABLE: "events", "CMC_MAX_BODY_BYTES": str(7 * 1024 * 1024)}, "CMC_MAX_BODY_BYTES"),
         ({TABLE: "events", "CMC_SUPPRESS_ON_BLOCK": "perhaps"}, "CMC_SUPPRESS_ON_BLOCK"),
-        ({TABLE: "events", "CMC_WEBHOOK_BASIC_AUTH": "no-colon"}, "CMC_WEBHOOK_BASIC_AUTH"),
+        ({TABLE: "events", "CMC_AUTH_SECRET_NAME": ""}, "CMC_AUTH_SECRET_NAME"),
     ],
 )
 def test_a_bad_setting_fails_naming_its_variable(env: dict[str, str], named: str) -> None:

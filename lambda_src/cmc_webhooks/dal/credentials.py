@@ -12,6 +12,15 @@ from cmc_webhooks.logic.auth import CredentialSet
 SECRET_MAX_AGE_SECONDS = 300
 
 
+class NoCredentials:
+    """A function deployed without its secret: nothing can be checked, so every webhook is refused."""
+
+    def credentials(self) -> CredentialSet:
+        raise CredentialsUnavailable(
+            "no webhook credentials are configured (CMC_AUTH_SECRET_NAME is not set)"
+        )
+
+
 class StaticCredentials:
     def __init__(self, credentials: CredentialSet) -> None:
         self._credentials = credentials
@@ -37,4 +46,7 @@ class SecretsManagerCredentials:
             parameters.exceptions.TransformParameterError,
         ) as exc:
             raise CredentialsUnavailable("the webhook credentials could not be read; try again") from exc
-        return CredentialSet.model_validate(value)
+        credentials = CredentialSet.model_validate(value)
+        if credentials.open:  # an empty secret must not open the endpoint
+            raise CredentialsUnavailable("the webhook secret holds no credentials")
+        return credentials

@@ -155,7 +155,10 @@ def no_such_route(_: Exception) -> Response[str]:
 def handle_webhook_error(error: errors.WebhookError) -> Response[str]:
     status = HTTP_STATUS[type(error)]
     headers = {}
-    if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+    if isinstance(error, errors.CredentialsUnavailable):  # nothing can be checked: the auth alarm's business
+        logger.error("credentials unavailable", extra={"error_code": error.code})
+        metrics.add_metric(name=Metric.AUTH_FAILURES, unit=MetricUnit.Count, value=1)
+    elif status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         logger.exception("request failed", extra={"error_code": error.code})
         metrics.add_metric(name=Metric.STORAGE_FAILURES, unit=MetricUnit.Count, value=1)
     elif isinstance(error, errors.Unauthorized):
