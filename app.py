@@ -40,5 +40,5 @@ if __name__ == "__main__":
         build_app(app)
     except SettingsError as error:
         # The message names the stage and every wrong key; a traceback would only bury it.
-        sys.exit(f"cdk.json: {error}")
+        sys.exit(str(error))
     app.synth()

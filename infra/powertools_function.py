@@ -56,7 +56,8 @@ class PowertoolsFunction(Construct):
         settings: StageSettings,
         extra_wildcard_reason: str = "",
     ) -> None:
-        """`extra_wildcard_reason` explains any further `Resource: *` a grant adds to this role (cdk-nag
+        """`settings` gives the log level, the log retention, the removal policy and the Powertools release.
+        `extra_wildcard_reason` explains any further `Resource: *` a grant adds to this role (cdk-nag
         IAM5 is acknowledged once per role, so every reason for it belongs in that one acknowledgment)."""
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(

@@ -58,7 +58,7 @@ def test_an_unknown_stage_stops_the_synth_with_one_line_naming_it(tmp_path: Path
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     (line,) = [line for line in result.stderr.splitlines() if "nope" in line]
-    assert line == "cdk.json: unknown stage 'nope'; cdk.json defines ['dev', 'prod']"
+    assert line == "unknown stage 'nope'; cdk.json defines ['dev', 'prod']"
     assert not (tmp_path / "out" / "manifest.json").exists()
 
 
