@@ -30,7 +30,7 @@ from cmc_webhooks.settings import IngestTunables, PublishTunables
 STAGE_CONTEXT_KEY = "stage"
 STAGES_CONTEXT_KEY = "stages"
 DEFAULT_STAGE = "dev"
-# EventBridge's default retry policy of a target, and its bounds.
+# EventBridge's default retry policy of a target (SubscriberBase holds its bounds).
 DEFAULT_RETRY_ATTEMPTS = 10
 DEFAULT_MAX_EVENT_AGE_HOURS = 24
 DETAIL_TYPES = tuple(kind.detail_type for kind in contract.PUBLISHABLE_KINDS.values())
