@@ -1,10 +1,13 @@
-# Every target installs what it needs: a fresh clone needs only Python 3.11+ and Node 18+.
+# Every target installs what it needs: a fresh clone needs only Python 3.11+ and Node (22 or 24: what the pinned
+# CDK's jsii supports; it also runs on Node 20, as this project's machines do, after a warning).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export CDK_DISABLE_CLI_TELEMETRY := true
+# On Node 20 jsii prints a box saying Node 20 is end of life and unsupported before every CDK command; this
+# silences that warning only, as README.md and docs/deploy.md say. Unset it to see it.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -68,17 +71,19 @@ e2e: $(STAMP)
 clean:
 	rm -rf $(VENV) $(VENV313) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache
 
-## --- The CDK app (issue 3) ---------------------------------------------------------------
+## --- The CDK app -------------------------------------------------------------------------
 # Stage from cdk.json's `stages` (dev or prod): make deploy STAGE=prod
 STAGE ?= dev
 CDK := npx --no-install cdk
 .PHONY: synth diff deploy
 
-## Synthesize offline (no credentials, no network); cdk-nag runs inside the synth, then cfn-lint.
+## Synthesize offline (no credentials, no network); cdk-nag runs inside the synth, then cfn-lint. Into a new
+## directory first: cdk.out is replaced only when both pass, so a failed synth leaves the last good one.
 synth: $(STAMP)
-	rm -rf cdk.out
-	$(CDK) synth --quiet -c stage=$(STAGE)
-	$(VENV)/bin/cfn-lint cdk.out/*.template.json
+	@out=$$(mktemp -d); \
+	if $(CDK) synth --quiet -c stage=$(STAGE) --output "$$out" && $(VENV)/bin/cfn-lint "$$out"/*.template.json; \
+	then rm -rf cdk.out && mv "$$out" cdk.out && echo "cdk.out: the $(STAGE) stage, cdk-nag and cfn-lint clean"; \
+	else rm -rf "$$out"; exit 1; fi
 
 ## What a deploy would change in the account of your current AWS credentials.
 diff: $(STAMP)

@@ -7,11 +7,13 @@ npx cdk synth -c stage=prod   # the prod stage
 
 from __future__ import annotations
 
+import sys
+
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from cmc_webhooks import contract
-from infra.settings import load_settings
+from infra.settings import SettingsError, load_settings
 from infra.stack import CmcWebhooksStack
 
 
@@ -34,5 +36,9 @@ def build_app(app: cdk.App) -> CmcWebhooksStack:
 
 if __name__ == "__main__":
     app = cdk.App()
-    build_app(app)
+    try:
+        build_app(app)
+    except SettingsError as error:
+        # The message names the stage and every wrong key; a traceback would only bury it.
+        sys.exit(str(error))
     app.synth()

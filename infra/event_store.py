@@ -24,7 +24,7 @@ class EventStore(Construct):
                 point_in_time_recovery_enabled=True
             ),
             time_to_live_attribute=contract.TTL_ATTRIBUTE,
-            # The fan-out (next issue) reads new items from the stream.
+            # The stream publisher reads new items from the stream.
             stream=dynamodb.StreamViewType.NEW_IMAGE,
             removal_policy=removal_policy,
             deletion_protection=removal_policy == RemovalPolicy.RETAIN,

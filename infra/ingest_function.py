@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
-from aws_cdk import aws_logs as logs
+from aws_cdk import Duration
 from constructs import Construct
 
-from cmc_webhooks import contract
+from cmc_webhooks.settings import IngestSettings
 from infra.powertools_function import PowertoolsFunction
+from infra.settings import StageSettings
 
 HANDLER = "cmc_webhooks.handlers.api.lambda_handler"
 
@@ -24,30 +24,20 @@ TIMEOUT = Duration.seconds(25)
 
 
 class IngestFunction(PowertoolsFunction):
-    """`auth_secret_id` names the secret with the webhook credentials (WebhookAuth.secret_id): the
-    deployed function always authenticates webhooks, no setting turns that off."""
+    """Its environment is the stage's ingest settings plus what the stack creates: the table, and the
+    secret with the webhook credentials (`auth_secret_id`, WebhookAuth.secret_id). The deployed function
+    always authenticates webhooks, no setting turns that off."""
 
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
+        settings: StageSettings,
         table_name: str,
-        time_zone: str,
-        retention_days: int,
-        max_records_per_request: int,
-        max_body_bytes: int,
-        soft_bounce_threshold: int,
-        soft_bounce_window_days: int,
-        suppress_on_hard_bounce: bool,
-        suppress_on_block: bool,
-        success_clears_soft_bounces: bool,
         auth_secret_id: str,
-        log_level: str,
-        log_retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy,
-        powertools_layer_version: str,
     ) -> None:
+        names = IngestSettings.model_fields
         super().__init__(
             scope,
             construct_id,
@@ -56,21 +46,10 @@ class IngestFunction(PowertoolsFunction):
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
             environment={
-                contract.ENV_TABLE_NAME: table_name,
-                contract.ENV_TIME_ZONE: time_zone,
-                contract.ENV_RETENTION_DAYS: str(retention_days),
-                contract.ENV_MAX_RECORDS: str(max_records_per_request),
-                contract.ENV_MAX_BODY_BYTES: str(max_body_bytes),
-                contract.ENV_SOFT_BOUNCE_THRESHOLD: str(soft_bounce_threshold),
-                contract.ENV_SOFT_BOUNCE_WINDOW_DAYS: str(soft_bounce_window_days),
-                contract.ENV_SUPPRESS_ON_HARD_BOUNCE: str(suppress_on_hard_bounce).lower(),
-                contract.ENV_SUPPRESS_ON_BLOCK: str(suppress_on_block).lower(),
-                contract.ENV_SUCCESS_CLEARS_SOFT_BOUNCES: str(success_clears_soft_bounces).lower(),
-                # The secret with the webhook credentials; without it every POST is refused (503).
-                contract.ENV_AUTH_SECRET_NAME: auth_secret_id,
+                **settings.ingest_environment(),
+                str(names["table_name"].alias): table_name,
+                # Without it every POST is refused (503).
+                str(names["auth_secret_name"].alias): auth_secret_id,
             },
-            log_level=log_level,
-            log_retention=log_retention,
-            removal_policy=removal_policy,
-            powertools_layer_version=powertools_layer_version,
+            settings=settings,
         )

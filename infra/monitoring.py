@@ -27,19 +27,21 @@ from cmc_webhooks import contract
 PERIOD = Duration.minutes(5)
 # The publisher lags this far behind the table's stream: its batches keep failing, or it is throttled.
 MAX_ITERATOR_AGE = Duration.minutes(5)
-# The function's metrics (Powertools EMF, dimension service=<SERVICE_NAME>) that alarms and widgets use;
-# tests/infrastructure/test_monitoring.py checks that the handlers emit each of these names.
-AUTH_FAILURES = "AuthFailures"
-STORAGE_FAILURES = "StorageFailures"
-REQUESTS_REFUSED = "RequestsRefused"
+# The functions' metrics (Powertools EMF, dimension service=<SERVICE_NAME>) that widgets show; the
+# handlers emit them under the same contract.Metric names.
 RECORD_METRICS = (
-    "RecordsReceived",
-    "RecordsWritten",
-    "RecordsDuplicated",
-    "RecordsQuarantined",
-    "RecordsUnrecognized",
+    contract.Metric.RECORDS_RECEIVED,
+    contract.Metric.RECORDS_WRITTEN,
+    contract.Metric.RECORDS_DUPLICATED,
+    contract.Metric.RECORDS_QUARANTINED,
+    contract.Metric.RECORDS_UNRECOGNIZED,
 )
-PUBLISHER_METRICS = ("EventsPublished", "EventsPublishFailed")
+REFUSAL_METRICS = (
+    contract.Metric.AUTH_FAILURES,
+    contract.Metric.REQUESTS_REFUSED,
+    contract.Metric.STORAGE_FAILURES,
+)
+PUBLISHER_METRICS = (contract.Metric.EVENTS_PUBLISHED, contract.Metric.EVENTS_PUBLISH_FAILED)
 
 
 @dataclass(frozen=True)
@@ -124,16 +126,16 @@ class Monitoring(Construct):
                 "(docs/events.md says how to redrive or re-publish them)",
             )
         self._alarm(
-            "AuthFailures",
-            service_metric(AUTH_FAILURES),
+            contract.Metric.AUTH_FAILURES,
+            service_metric(contract.Metric.AUTH_FAILURES),
             threshold=auth_failures_per_5min,
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             description=f"More than {auth_failures_per_5min} webhooks in 5 minutes failed authentication "
             "(401): the CMC console's credentials and the secret differ, or someone is guessing",
         )
         self._alarm(
-            "StorageFailures",
-            service_metric(STORAGE_FAILURES),
+            contract.Metric.STORAGE_FAILURES,
+            service_metric(contract.Metric.STORAGE_FAILURES),
             description="The ingest function answered 503: DynamoDB refused writes after retries, or the "
             "credentials secret could not be read. CMC retries; nothing was acknowledged unstored",
         )
@@ -258,7 +260,7 @@ class Monitoring(Construct):
             graph("Webhook records", [service_metric(name) for name in RECORD_METRICS]),
             graph(
                 "Refused and failed webhooks",
-                [service_metric(name) for name in (AUTH_FAILURES, REQUESTS_REFUSED, STORAGE_FAILURES)],
+                [service_metric(name) for name in REFUSAL_METRICS],
             ),
         )
         dashboard.add_widgets(

@@ -33,21 +33,9 @@ class CmcWebhooksStack(Stack):
         ingest = IngestFunction(
             self,
             "Ingest",
+            settings=settings,
             table_name=store.table.table_name,
-            time_zone=settings.time_zone,
-            retention_days=settings.retention_days,
-            max_records_per_request=settings.max_records_per_request,
-            max_body_bytes=settings.max_body_bytes,
-            soft_bounce_threshold=settings.soft_bounce_threshold,
-            soft_bounce_window_days=settings.soft_bounce_window_days,
-            suppress_on_hard_bounce=settings.suppress_on_hard_bounce,
-            suppress_on_block=settings.suppress_on_block,
-            success_clears_soft_bounces=settings.success_clears_soft_bounces,
             auth_secret_id=auth.secret_id,
-            log_level=settings.log_level,
-            log_retention=settings.log_retention_days,
-            removal_policy=settings.removal_policy,
-            powertools_layer_version=settings.powertools_layer_version,
         )
         store.grant_batch_write_and_query(ingest.function)
         auth.grant_read(ingest.function)
@@ -60,7 +48,7 @@ class CmcWebhooksStack(Stack):
             throttling_burst_limit=settings.throttling_burst_limit,
             log_retention=settings.log_retention_days,
             removal_policy=settings.removal_policy,
-            allowed_source_cidrs=settings.allowed_source_cidrs,
+            allowed_source_cidrs=[str(network) for network in settings.allowed_source_cidrs],
             waf_rate_limit_per_5min=settings.waf_rate_limit_per_5min,
         )
 
@@ -70,18 +58,7 @@ class CmcWebhooksStack(Stack):
             source=settings.event_source,
             archive_retention_days=settings.archive_retention_days,
         )
-        publisher = StreamPublisher(
-            self,
-            "Publisher",
-            table=store.table,
-            bus=bus.bus,
-            event_source=settings.event_source,
-            published_kinds=settings.published_kinds,
-            log_level=settings.log_level,
-            log_retention=settings.log_retention_days,
-            removal_policy=settings.removal_policy,
-            powertools_layer_version=settings.powertools_layer_version,
-        )
+        publisher = StreamPublisher(self, "Publisher", settings=settings, table=store.table, bus=bus.bus)
         subscribers = Subscribers(
             self,
             "Subscribers",

@@ -7,19 +7,18 @@ function keeps failing on end, named by their stream location, in an encrypted o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cmc_webhooks import contract
+from cmc_webhooks.settings import PublisherSettings
 from infra.powertools_function import PowertoolsFunction
+from infra.settings import StageSettings
 
 HANDLER = "cmc_webhooks.handlers.publisher.lambda_handler"
 # 256 MB: a batch is at most STREAM_BATCH_SIZE small images turned into PutEvents entries; the work is
@@ -45,14 +44,9 @@ class StreamPublisher(PowertoolsFunction):
         scope: Construct,
         construct_id: str,
         *,
+        settings: StageSettings,
         table: dynamodb.ITable,
         bus: events.IEventBus,
-        event_source: str,
-        published_kinds: Sequence[str],
-        log_level: str,
-        log_retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy,
-        powertools_layer_version: str,
     ) -> None:
         super().__init__(
             scope,
@@ -62,14 +56,10 @@ class StreamPublisher(PowertoolsFunction):
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
             environment={
-                contract.ENV_EVENT_BUS_NAME: bus.event_bus_name,
-                contract.ENV_EVENT_SOURCE: event_source,
-                contract.ENV_PUBLISHED_KINDS: ",".join(published_kinds),
+                **settings.publisher_environment(),
+                str(PublisherSettings.model_fields["event_bus_name"].alias): bus.event_bus_name,
             },
-            log_level=log_level,
-            log_retention=log_retention,
-            removal_policy=removal_policy,
-            powertools_layer_version=powertools_layer_version,
+            settings=settings,
             extra_wildcard_reason="The event source mapping on the table's stream needs "
             "dynamodb:ListStreams, an action that takes no resource (CDK's DynamoEventSource grants it "
             "on *); the stream reads themselves are granted on the stream's ARN only",
@@ -80,7 +70,7 @@ class StreamPublisher(PowertoolsFunction):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=ON_FAILURE_RETENTION,
-            removal_policy=removal_policy,
+            removal_policy=settings.removal_policy,
         )
         Validations.of(self.on_failure_queue).acknowledge(
             Acknowledgment(
@@ -106,7 +96,7 @@ class StreamPublisher(PowertoolsFunction):
             on_failure=sources.SqsDlq(self.on_failure_queue),
             filters=[
                 lambda_.FilterCriteria.filter(pattern)
-                for pattern in contract.stream_filter_patterns(published_kinds)
+                for pattern in contract.stream_filter_patterns(settings.published_kinds)
             ],
         )
         self.function.add_event_source(self.event_source)

@@ -28,9 +28,13 @@ from constructs import Construct
 from infra.settings import (
     DEFAULT_MAX_EVENT_AGE_HOURS,
     DEFAULT_RETRY_ATTEMPTS,
-    HttpAuth,
+    ApiKeyAuth,
+    BasicAuth,
+    FunctionSubscriber,
+    HttpSubscriber,
+    QueueSubscriber,
     SubscriberRule,
-    SubscriberSettings,
+    TopicSubscriber,
 )
 
 # The longest SQS allows: time to notice, fix the subscriber and redrive.
@@ -64,14 +68,12 @@ def _queue(scope: Construct, construct_id: str, **kwargs: object) -> sqs.Queue:
     )
 
 
-def authorization(auth: HttpAuth) -> events.Authorization:
+def authorization(auth: ApiKeyAuth | BasicAuth) -> events.Authorization:
     """The API destination's credentials: a dynamic reference to the named secret, which CloudFormation
     resolves at deploy time; the value never appears in cdk.json, the template or the synth output."""
     secret = SecretValue.secrets_manager(auth.secret_name, json_field=auth.secret_field)
-    if auth.type == "api_key":
-        assert auth.header
+    if isinstance(auth, ApiKeyAuth):
         return events.Authorization.api_key(auth.header, secret)
-    assert auth.username
     return events.Authorization.basic(auth.username, secret)
 
 
@@ -103,17 +105,18 @@ class Subscribers(Construct):
         self.bus, self.source, self.removal_policy = bus, source, removal_policy
         self.subscribers: dict[str, Subscriber] = {}
 
-    def add(self, settings: SubscriberSettings) -> Subscriber:
+    def add(
+        self, settings: QueueSubscriber | FunctionSubscriber | TopicSubscriber | HttpSubscriber
+    ) -> Subscriber:
         """The subscriber a cdk.json `subscribers` entry describes."""
         retry: RetryPolicy = {
             "retry_attempts": settings.retry_attempts,
             "max_event_age": Duration.hours(settings.max_event_age_hours),
         }
         scope = Construct(self, settings.name)
-        if settings.kind == "queue":
+        if isinstance(settings, QueueSubscriber):
             return self.add_queue(settings.name, rule=settings.rule, **retry)
-        if settings.kind == "function":
-            assert settings.function_arn
+        if isinstance(settings, FunctionSubscriber):
             # same_environment: EventBridge invokes only functions in the bus's account and region, and
             # this lets CDK add the function's resource policy for the rule.
             function = lambda_.Function.from_function_attributes(
@@ -121,14 +124,10 @@ class Subscribers(Construct):
             )
             subscriber = self.add_function(settings.name, function=function, rule=settings.rule, **retry)
             return _imported_target(subscriber, "function", "EventBridge invokes only functions there")
-        if settings.kind == "topic":
-            assert settings.topic_arn
+        if isinstance(settings, TopicSubscriber):
             topic = sns.Topic.from_topic_arn(scope, "Topic", settings.topic_arn)
             subscriber = self.add_topic(settings.name, topic=topic, rule=settings.rule, **retry)
             return _imported_target(subscriber, "topic", "EventBridge publishes only to topics in its region")
-        assert settings.kind == "http"
-        assert settings.endpoint
-        assert settings.auth
         return self.add_http_endpoint(
             settings.name,
             endpoint=settings.endpoint,

@@ -7,6 +7,7 @@ test_cdk_json.py checks cdk.json's own stages.
 from __future__ import annotations
 
 import json
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ TOPIC_ARN = "arn:aws:sns:ap-northeast-1:111122223333:mail-alerts"
 # Documentation ranges (RFC 5737, RFC 3849) and a reserved domain.
 ALLOWED_SOURCE_CIDRS = ["192.0.2.0/24", "198.51.100.17/32", "2001:db8::/32"]
 ALARM_EMAIL = "ops@example.com"
+# The Powertools release the tests run against: the layer the stages deploy.
+POWERTOOLS_VERSION = version("aws-lambda-powertools")
 
 TEST_STAGES: dict[str, dict[str, Any]] = {
     "dev": {
@@ -37,7 +40,7 @@ TEST_STAGES: dict[str, dict[str, Any]] = {
         "throttling_rate_limit": 10,
         "throttling_burst_limit": 20,
         "retain_data": False,
-        "powertools_layer_version": "latest",
+        "powertools_layer_version": POWERTOOLS_VERSION,
         "event_source": "customers-mail-cloud",
         "published_kinds": ["bounced", "failed", "blocked"],
         "archive_retention_days": 7,
@@ -64,7 +67,7 @@ TEST_STAGES: dict[str, dict[str, Any]] = {
         "throttling_rate_limit": 50,
         "throttling_burst_limit": 100,
         "retain_data": True,
-        "powertools_layer_version": "3.37.0",
+        "powertools_layer_version": POWERTOOLS_VERSION,
         "event_source": "cmc.example.prod",
         "published_kinds": ["bounced", "failed", "blocked", "deferred"],
         "archive_retention_days": 365,
@@ -161,7 +164,7 @@ def template(templates: dict[str, Template], stage: str) -> Template:
 
 @pytest.fixture(scope="session")
 def settings(stage: str) -> StageSettings:
-    return StageSettings.from_mapping(stage, TEST_STAGES[stage])
+    return StageSettings.from_context(stage, TEST_STAGES[stage])
 
 
 @pytest.fixture(scope="session")
@@ -201,9 +204,3 @@ def statements_of_role(template: Template, role_id: str) -> list[list[dict[str, 
         for policy in template.find_resources("AWS::IAM::Policy").values()
         if {"Ref": role_id} in policy["Properties"]["Roles"]
     ]
-
-
-def pyc_of(source: str) -> str:
-    """Where Python 3.13 looks for the pyc of this source (a path relative to the asset's root)."""
-    directory, _, name = source.rpartition("/")
-    return f"{directory}/__pycache__/{name.removesuffix('.py')}.cpython-313.pyc"

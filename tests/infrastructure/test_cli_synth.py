@@ -16,13 +16,12 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Template
 
-from infra.asset_build import find_runtime_python
-from tests.infrastructure.conftest import ROOT, pyc_of
+from infra.asset_build import build_asset
+from tests.infrastructure.conftest import ROOT
+from tests.infrastructure.test_asset_build import files_under
 
 
-@pytest.fixture(scope="module")
-def cloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("cdk.out")
+def cdk_synth(out: Path, *context: str) -> subprocess.CompletedProcess[str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "CDK_"))}
     env |= {
         "CDK_DISABLE_CLI_TELEMETRY": "true",
@@ -34,8 +33,8 @@ def cloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     }
     npx = shutil.which("npx")
     assert npx, "Node.js (npx) is needed: run `make install`"
-    result = subprocess.run(
-        [npx, "--no-install", "cdk", "synth", "--quiet", "--output", str(out)],
+    return subprocess.run(
+        [npx, "--no-install", "cdk", "synth", "--quiet", "--output", str(out), *context],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -43,8 +42,24 @@ def cloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
         timeout=300,
         check=False,
     )
+
+
+@pytest.fixture(scope="module")
+def cloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cdk.out")
+    result = cdk_synth(out)
     assert result.returncode == 0, result.stdout + result.stderr
     return out
+
+
+def test_an_unknown_stage_stops_the_synth_with_one_line_naming_it(tmp_path: Path) -> None:
+    result = cdk_synth(tmp_path / "out", "-c", "stage=nope")
+
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if "nope" in line]
+    assert line == "unknown stage 'nope'; cdk.json defines ['dev', 'prod']"
+    assert not (tmp_path / "out" / "manifest.json").exists()
 
 
 def test_synth_writes_the_dev_template(cloud_assembly: Path) -> None:
@@ -80,47 +95,18 @@ def test_cfn_lint_finds_nothing_in_the_retained_stage_either(prod: Template, tmp
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_lambda_asset_holds_only_runtime_code(cloud_assembly: Path) -> None:
+def test_every_function_runs_from_the_asset_build_asset_makes(cloud_assembly: Path, tmp_path: Path) -> None:
     template = json.loads((cloud_assembly / "cmc-webhooks-dev.template.json").read_text())
     functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    # Every function runs from the same asset: the runtime package.
     assert {function["Properties"]["Handler"] for function in functions} == {
         "cmc_webhooks.handlers.api.lambda_handler",
         "cmc_webhooks.handlers.publisher.lambda_handler",
     }
-    (asset_path,) = {function["Metadata"]["aws:asset:path"] for function in functions}
-    asset = cloud_assembly / asset_path
-
-    files = {path.relative_to(asset).as_posix() for path in asset.rglob("*") if path.is_file()}
-    assert "cmc_webhooks/contract.py" in files
-    assert "cmc_webhooks/handlers/api.py" in files
-    assert "cmc_webhooks/handlers/publisher.py" in files
-    assert all(name.startswith("cmc_webhooks/") for name in files), sorted(files)
-    assert not [name for name in files if name.endswith(".txt")]
-    # Besides sources, only their pycs for the runtime's Python (when a python3.13 made them: below)
-    sources = {name for name in files if name.endswith(".py")}
-    assert files - sources == {pyc_of(name) for name in sources} & files
-
-
-def test_lambda_asset_ships_unchecked_hash_bytecode_for_python_3_13(cloud_assembly: Path) -> None:
-    if find_runtime_python() is None:
-        pytest.skip("no python3.13 on this machine (PATH or pyenv): the asset ships source only")
-    # The directory the deploy zips and uploads: the asset manifest's source for the functions' S3Key
-    template = json.loads((cloud_assembly / "cmc-webhooks-dev.template.json").read_text())
-    (s3_key,) = {
-        r["Properties"]["Code"]["S3Key"]
-        for r in template["Resources"].values()
-        if r["Type"] == "AWS::Lambda::Function"
-    }
+    # The directory the deploy zips and uploads: the asset manifest's source for the functions' S3Key.
+    (s3_key,) = {function["Properties"]["Code"]["S3Key"] for function in functions}
     manifest = json.loads((cloud_assembly / "cmc-webhooks-dev.assets.json").read_text())
     source = manifest["files"][s3_key.removesuffix(".zip")]["source"]
     assert source["packaging"] == "zip"
-    asset = cloud_assembly / source["path"]
 
-    modules = {path.relative_to(asset).as_posix() for path in asset.rglob("*.py")}
-    for module in modules:
-        pyc = asset / pyc_of(module)
-        assert pyc.is_file(), f"{pyc_of(module)} is missing from the staged asset"
-        # PEP 552 flags: 0b01 = hash-based, source not checked (zip extraction does not keep mtimes)
-        assert int.from_bytes(pyc.read_bytes()[4:8], "little") == 0b01, module
-    assert (asset / "cmc_webhooks/handlers/__pycache__/api.cpython-313.pyc").is_file()
+    build_asset(tmp_path)
+    assert files_under(cloud_assembly / source["path"]) == files_under(tmp_path)

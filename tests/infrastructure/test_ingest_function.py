@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk.assertions import Match, Template
 
 from cmc_webhooks import contract
+from cmc_webhooks.settings import IngestSettings, IngestTunables
 from infra.settings import StageSettings
 from tests.infrastructure.conftest import (
     LOG_RETENTION_DAYS,
@@ -14,6 +15,11 @@ from tests.infrastructure.conftest import (
     only,
     statements_of_role,
 )
+
+
+def alias(field: str) -> str:
+    """The environment variable the function reads the field from."""
+    return str(IngestSettings.model_fields[field].alias)
 
 
 def ingest(template: Template) -> tuple[str, dict[str, Any]]:
@@ -49,31 +55,37 @@ def test_powertools_layer_comes_from_awss_public_parameter_at_deploy_time(
     }
 
 
-def test_environment_names_the_generated_table_and_carries_the_stage_settings(
+def test_environment_is_the_stage_settings_the_table_and_the_secret(
     template: Template, settings: StageSettings
 ) -> None:
     table_id, _ = only(template, "AWS::DynamoDB::Table")
     secret_id, _ = only(template, "AWS::SecretsManager::Secret")
     _, function = ingest(template)
+    variables = function["Properties"]["Environment"]["Variables"]
 
-    assert function["Properties"]["Environment"]["Variables"] == {
-        contract.ENV_TABLE_NAME: {"Ref": table_id},
-        contract.ENV_TIME_ZONE: settings.time_zone,
-        contract.ENV_RETENTION_DAYS: str(settings.retention_days),
-        contract.ENV_MAX_RECORDS: str(settings.max_records_per_request),
-        contract.ENV_MAX_BODY_BYTES: str(settings.max_body_bytes),
-        contract.ENV_SOFT_BOUNCE_THRESHOLD: str(settings.soft_bounce_threshold),
-        contract.ENV_SOFT_BOUNCE_WINDOW_DAYS: str(settings.soft_bounce_window_days),
-        contract.ENV_SUPPRESS_ON_HARD_BOUNCE: str(settings.suppress_on_hard_bounce).lower(),
-        contract.ENV_SUPPRESS_ON_BLOCK: str(settings.suppress_on_block).lower(),
-        contract.ENV_SUCCESS_CLEARS_SOFT_BOUNCES: str(settings.success_clears_soft_bounces).lower(),
+    assert variables == {
+        **settings.ingest_environment(),
+        alias("table_name"): {"Ref": table_id},
         # The generated secret's full ARN (Ref), which GetSecretValue takes as its SecretId.
-        contract.ENV_AUTH_SECRET_NAME: {"Ref": secret_id},
+        alias("auth_secret_name"): {"Ref": secret_id},
         "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": settings.log_level,
-        **contract.RUNTIME_ENVIRONMENT,
     }
+
+
+def test_the_function_reads_back_the_stage_settings(template: Template, settings: StageSettings) -> None:
+    _, function = ingest(template)
+    variables = function["Properties"]["Environment"]["Variables"]
+    deployed = {
+        name: value if isinstance(value, str) else "resolved-at-deploy" for name, value in variables.items()
+    }
+
+    read = IngestSettings.from_env(deployed)
+
+    for name in IngestTunables.model_fields:
+        assert getattr(read, name) == getattr(settings, name), name
+    assert read.table_name == read.auth_secret_name == "resolved-at-deploy"
 
 
 def test_logs_go_to_its_own_log_group_with_the_stage_retention(template: Template, stage: str) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
 
 from infra.stack import CmcWebhooksStack
@@ -79,28 +80,36 @@ def test_only_the_expected_findings_are_acknowledged_each_with_a_reason(
                 assert len(reason) > 60, reason
 
 
-def test_reasons_name_the_resource_they_excuse(stacks: dict[str, CmcWebhooksStack]) -> None:
-    found = acknowledgments(stacks["prod"])
-
-    publisher_wildcards = found["Publisher/Role"]["AwsSolutions-IAM5[Resource::*]"]
-    assert "xray:PutTraceSegments" in publisher_wildcards
-    assert "dynamodb:ListStreams" in publisher_wildcards
-    assert "dynamodb:ListStreams" not in found["Ingest/Role"]["AwsSolutions-IAM5[Resource::*]"]
-    assert "on-failure" in found["Publisher/OnFailureQueue"]["AwsSolutions-SQS3"]
-    for name in ("crm", "alerts", "orders", "legacy"):
-        assert f"the {name} subscriber" in found[f"Subscribers/{name}/DeadLetterQueue"]["AwsSolutions-SQS3"]
-    assert "rotated by hand" in found["WebhookAuth/Secret"]["AwsSolutions-SMG4"]
-    assert "current and the previous" in found["WebhookAuth/Secret"]["AwsSolutions-SMG4"]
-    webhook_route = found["WebhookApi/Api/Default/webhooks/events/POST"]["AwsSolutions-APIG4"]
-    assert "the function authenticates each webhook" in webhook_route
+def test_a_roles_wildcard_acknowledgment_names_every_action_it_excuses(
+    stacks: dict[str, CmcWebhooksStack],
+) -> None:
+    for stack in stacks.values():
+        template = Template.from_stack(stack)
+        found = acknowledgments(stack)
+        for role in ("Ingest", "Publisher"):
+            cfn_role = stack.node.find_child(role).node.find_child("Role").node.default_child
+            assert isinstance(cfn_role, cdk.CfnElement)
+            role_id = stack.get_logical_id(cfn_role)
+            wildcard_actions = {
+                action
+                for policy in template.find_resources("AWS::IAM::Policy").values()
+                if {"Ref": role_id} in policy["Properties"]["Roles"]
+                for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+                if statement["Resource"] == "*"
+                for action in (
+                    [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+                )
+            }
+            reason = found[f"{role}/Role"]["AwsSolutions-IAM5[Resource::*]"]
+            assert wildcard_actions
+            for action in wildcard_actions:
+                assert action in reason, (role, action)
 
 
 def test_the_missing_waf_is_acknowledged_only_where_the_stage_has_none(
     stacks: dict[str, CmcWebhooksStack],
 ) -> None:
-    no_waf = acknowledgments(stacks["dev"])["WebhookApi/Api/DeploymentStage.dev"]["AwsSolutions-APIG3"]
-
-    assert "waf_rate_limit_per_5min is null" in no_waf
+    assert "AwsSolutions-APIG3" in acknowledgments(stacks["dev"])["WebhookApi/Api/DeploymentStage.dev"]
     assert "WebhookApi/Api/DeploymentStage.prod" not in acknowledgments(stacks["prod"])
 
 

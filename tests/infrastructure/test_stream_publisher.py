@@ -9,6 +9,7 @@ from typing import Any
 from aws_cdk.assertions import Template
 
 from cmc_webhooks import contract
+from cmc_webhooks.settings import PublisherSettings
 from infra.settings import StageSettings
 from tests.infrastructure.conftest import LOG_RETENTION_DAYS, function_with_handler, only, statements_of_role
 
@@ -113,17 +114,18 @@ def test_the_function_is_told_the_bus_the_source_and_the_kinds(
 ) -> None:
     bus_id, _ = only(template, "AWS::Events::EventBus")
     _, function = publisher(template)
-    properties = function["Properties"]
+    variables = function["Properties"]["Environment"]["Variables"]
 
-    assert properties["Environment"]["Variables"] == {
-        contract.ENV_EVENT_BUS_NAME: {"Ref": bus_id},
-        contract.ENV_EVENT_SOURCE: settings.event_source,
-        contract.ENV_PUBLISHED_KINDS: ",".join(settings.published_kinds),
+    assert variables == {
+        **settings.publisher_environment(),
+        str(PublisherSettings.model_fields["event_bus_name"].alias): {"Ref": bus_id},
         "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": settings.log_level,
-        **contract.RUNTIME_ENVIRONMENT,
     }
+    deployed = {name: value if isinstance(value, str) else "bus" for name, value in variables.items()}
+    read = PublisherSettings.from_env(deployed)
+    assert (read.event_source, read.published_kinds) == (settings.event_source, settings.published_kinds)
 
 
 def test_the_function_shares_the_lambda_defaults(template: Template, stage: str) -> None:
