@@ -1,9 +1,10 @@
 """Command line: look up the event table, the same JSON as the API's GET routes.
 
-    python -m cmc_dev.cli message '<id@example.com>' --table TABLE [--endpoint-url URL]
-    python -m cmc_dev.cli recipient user@example.jp --table TABLE [--endpoint-url URL]
+    python -m cmc_dev.cli message '<id@example.com>' --table TABLE [--endpoint-url URL] [--region REGION]
+    python -m cmc_dev.cli recipient user@example.jp --table TABLE [--endpoint-url URL] [--region REGION]
 
-Without --endpoint-url it uses your AWS credentials and region, like the AWS CLI.
+Without --endpoint-url it uses your AWS credentials and region, like the AWS CLI. A recipient's
+suppression follows the same CMC_* variables as the deployed function (all optional).
 """
 
 from __future__ import annotations
@@ -11,15 +12,27 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import boto3
-from pydantic import BaseModel
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+)
+from pydantic import BaseModel, ValidationError
 
 from cmc_dev.backend import LocalBackend
+from cmc_dev.environment import invalid_setting
 from cmc_webhooks.dal.dynamodb import CLIENT_CONFIG, DynamoDBEventStore
 from cmc_webhooks.errors import WebhookError
 from cmc_webhooks.logic.lookup import lookup_message, lookup_recipient
-from cmc_webhooks.settings import Settings
+from cmc_webhooks.settings import IngestTunables
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,24 +45,55 @@ def main(argv: list[str] | None = None) -> int:
     for command in (message, recipient):
         command.add_argument("--table", required=True, help="the event table (stack output EventTableName)")
         command.add_argument("--endpoint-url", help="a local backend, e.g. the one `make local` prints")
-        command.add_argument("--region")
+        command.add_argument("--region", help="the table's AWS region (default: AWS_REGION or your config)")
     args = parser.parse_args(argv)
 
-    if args.endpoint_url:  # a local backend: any credentials will do
-        client = LocalBackend(endpoint_url=args.endpoint_url, table_name=args.table).dynamodb()
-    else:
-        client = boto3.client("dynamodb", region_name=args.region, config=CLIENT_CONFIG)
-    store = DynamoDBEventStore(args.table, client=client)
+    where = args.endpoint_url or "AWS"
     try:
+        client = dynamodb_client(args)  # without a region anywhere, this raises NoRegionError
+        where = args.endpoint_url or f"region {client.meta.region_name}"
+        store = DynamoDBEventStore(args.table, client=client)
         if args.command == "message":
             history: BaseModel = lookup_message(store, args.key)
-        else:  # the suppression rules as the deployed function has them: from the same variables
-            history = lookup_recipient(store, args.key, Settings.from_env(os.environ).suppression_policy())
-    except WebhookError as error:
-        print(f"{error.code}: {error.message}", file=sys.stderr)
+        else:
+            policy = IngestTunables.model_validate(os.environ).suppression_policy
+            history = lookup_recipient(store, args.key, policy)
+    except (WebhookError, BotoCoreError, ClientError) as error:
+        print(explain(error, table=args.table, where=where), file=sys.stderr)
         return 1
+    except ValidationError as error:
+        print(invalid_setting(error), file=sys.stderr)
+        return 2
     print(history.model_dump_json(indent=2))
     return 0
+
+
+def dynamodb_client(args: argparse.Namespace) -> DynamoDBClient:
+    if args.endpoint_url:  # a local backend: any credentials will do
+        return LocalBackend(endpoint_url=args.endpoint_url, table_name=args.table).dynamodb()
+    return boto3.client("dynamodb", region_name=args.region, config=CLIENT_CONFIG)
+
+
+def explain(error: Exception, *, table: str, where: str) -> str:  # noqa: PLR0911 - one line per failure
+    """One line: what went wrong and what to do about it."""
+    # The store raises its own error from the botocore one: that one says what happened.
+    cause = error.__cause__ if isinstance(error.__cause__, BotoCoreError | ClientError) else error
+    if isinstance(cause, NoRegionError):
+        return "no AWS region: pass --region or set AWS_REGION"
+    if isinstance(cause, NoCredentialsError):
+        return "no AWS credentials found: set AWS_PROFILE (or run `aws configure`), or pass --endpoint-url"
+    if isinstance(cause, EndpointConnectionError):
+        return f"cannot connect to {where}: check --endpoint-url (`make local` prints it) or your network"
+    if isinstance(cause, ClientError):
+        code, message = cause.response["Error"].get("Code", ""), cause.response["Error"].get("Message", "")
+        if code == "ResourceNotFoundException":
+            return f"no table {table!r} at {where}: check --table (the stack output EventTableName)"
+        return f"AWS refused the lookup at {where}: {code}: {message}"
+    if isinstance(cause, BotoCoreError):
+        return f"the lookup at {where} failed: {cause}"
+    if isinstance(cause, WebhookError):
+        return f"{cause.code}: {cause.message}"
+    return str(cause)
 
 
 if __name__ == "__main__":

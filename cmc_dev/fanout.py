@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 from cmc_dev.backend import LocalBackend
+from cmc_dev.environment import variable
 from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_webhooks import contract
+from cmc_webhooks.settings import PublisherSettings, PublishTunables
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -176,15 +178,13 @@ def running_fanout(
     backend: LocalBackend, *, env: MutableMapping[str, str], subscriber_out: TextIO | None = sys.stdout
 ) -> Iterator[tuple[LocalFanout, StreamPoller]]:
     """Bus, queues, the poller feeding the publisher handler, and (unless None) a printing subscriber."""
-    source = env.get(contract.ENV_EVENT_SOURCE) or contract.DEFAULT_EVENT_SOURCE
-    fanout = create_fanout(backend, source=source)
-    env[contract.ENV_EVENT_BUS_NAME] = fanout.bus_name
+    tunables = PublishTunables.model_validate(env)  # the publisher's own variables: source, kinds
+    fanout = create_fanout(backend, source=tunables.event_source)
+    env[variable(PublisherSettings, "event_bus_name")] = fanout.bus_name
     # Imported once the environment is set: Powertools reads it when the module loads.
     from cmc_webhooks.handlers import publisher  # noqa: PLC0415
-    from cmc_webhooks.settings import get_publisher_settings  # noqa: PLC0415
 
-    get_publisher_settings.cache_clear()
-    patterns = contract.stream_filter_patterns(get_publisher_settings().published_kinds)
+    patterns = contract.stream_filter_patterns(tunables.published_kinds)
     poller = StreamPoller(
         backend, publisher.lambda_handler, patterns=patterns, on_failure_queue_url=fanout.on_failure_queue_url
     )

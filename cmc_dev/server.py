@@ -6,32 +6,39 @@ runs in Lambda. PORT picks the port (default 8080); Ctrl-C stops everything clea
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shlex
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, MutableMapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from cmc_dev.backend import LocalBackend, running_backend
+from cmc_dev.environment import invalid_setting, variable
 from cmc_dev.fanout import running_fanout
 from cmc_dev.gateway import response_parts, rest_proxy_event
 from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_webhooks import contract
 from cmc_webhooks.logic.auth import CredentialSet
-from cmc_webhooks.settings import get_settings
+from cmc_webhooks.settings import IngestSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "fixtures" / "cmc"
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway REST's payload limit
+DEFAULT_PORT = 8080
+BASIC_AUTH = variable(IngestSettings, "local_basic_auth")
+API_KEY = variable(IngestSettings, "local_api_key")
 
 
-def local_defaults(env: dict[str, str] | os._Environ[str]) -> None:
+def local_defaults(env: MutableMapping[str, str]) -> None:
     """Powertools settings for a laptop: no X-Ray daemon, no EMF blobs in the console."""
     env.setdefault("POWERTOOLS_SERVICE_NAME", contract.SERVICE_NAME)
     env.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
@@ -99,11 +106,11 @@ def make_http_server(
 def auth_banner(credentials: CredentialSet) -> str:
     if credentials.open:
         return (
-            f"Webhook authentication is OFF: neither {contract.ENV_LOCAL_BASIC_AUTH} nor "
-            f"{contract.ENV_LOCAL_API_KEY} is set, so anyone on this machine can post."
+            f"Webhook authentication is OFF: neither {BASIC_AUTH} nor {API_KEY} is set, "
+            "so anyone on this machine can post."
         )
-    kinds = [f"Basic ({contract.ENV_LOCAL_BASIC_AUTH})"] if credentials.basic_configured else []
-    kinds += [f"api_key ({contract.ENV_LOCAL_API_KEY})"] if credentials.api_key_configured else []
+    kinds = [f"Basic ({BASIC_AUTH})"] if credentials.basic_configured else []
+    kinds += [f"api_key ({API_KEY})"] if credentials.api_key_configured else []
     return (
         f"Webhook authentication is ON: {', '.join(kinds)}. The commands below read the credentials "
         "from those variables: export them in the shell you paste into."
@@ -113,10 +120,8 @@ def auth_banner(credentials: CredentialSet) -> str:
 def try_it(base_url: str, backend: LocalBackend, credentials: CredentialSet) -> str:
     """The curl commands printed at start: the seed's payloads as JSON and as a form."""
     # Credentials are referenced as variables, never printed.
-    auth = f' -u "${contract.ENV_LOCAL_BASIC_AUTH}"' if credentials.basic_configured else ""
-    key = (
-        f' --data-urlencode "api_key=${contract.ENV_LOCAL_API_KEY}"' if credentials.api_key_configured else ""
-    )
+    auth = f' -u "${BASIC_AUTH}"' if credentials.basic_configured else ""
+    key = f' --data-urlencode "api_key=${API_KEY}"' if credentials.api_key_configured else ""
     webhook = f"{base_url}{contract.WEBHOOK_PATH}"
 
     def post_file(path: Path) -> str:
@@ -166,15 +171,31 @@ def _stop(*_: object) -> None:
     raise KeyboardInterrupt
 
 
-def main() -> None:
-    host = "127.0.0.1"
-    port = int(os.environ.get("PORT", "8080"))
-    local_defaults(os.environ)
+def listen_port(env: Mapping[str, str]) -> int:
+    text = env.get("PORT") or str(DEFAULT_PORT)
+    port = int(text) if text.strip().isdigit() else 0
+    if not 1 <= port <= 65535:
+        raise SystemExit(f"PORT must be a number from 1 to 65535, got {text!r}")
+    return port
+
+
+def cannot_listen(port: int, error: OSError) -> str:
+    other = port + 1 if port < 65535 else port - 1
+    if error.errno == errno.EADDRINUSE:
+        return f"port {port} is in use: run PORT={other} make local"
+    return f"cannot listen on 127.0.0.1:{port} ({error.strerror}): run PORT={other} make local"
+
+
+def serve(host: str, port: int) -> None:
     with running_backend() as backend, running_fanout(backend, env=os.environ) as (fanout, _):
+        credentials = IngestSettings.from_env(os.environ).local_credentials()
         # Imported once the environment is set: Powertools reads it when the module loads.
         from cmc_webhooks.handlers.api import lambda_handler  # noqa: PLC0415
 
-        server = make_http_server(host, port, lambda_handler)
+        try:
+            server = make_http_server(host, port, lambda_handler)
+        except OSError as error:
+            raise SystemExit(cannot_listen(port, error)) from None
         signal.signal(signal.SIGTERM, _stop)
         base_url = f"http://{host}:{server.server_address[1]}"
         print(f"cmc-webhooks is listening on {base_url} (DynamoDB: moto at {backend.endpoint_url})")
@@ -186,7 +207,6 @@ def main() -> None:
             f"  Bounces and failures are published to the event bus {fanout.bus_name}; each event that\n"
             "  reaches the local subscriber queue is printed as a line `subscriber-event {...}`.\n"
         )
-        credentials = get_settings().local_credentials()
         print(auth_banner(credentials) + "\n")
         print(try_it(base_url, backend, credentials), flush=True)
         try:
@@ -195,6 +215,15 @@ def main() -> None:
             print("\nstopping", flush=True)
         finally:
             server.server_close()
+
+
+def main() -> None:
+    port = listen_port(os.environ)
+    local_defaults(os.environ)
+    try:
+        serve("127.0.0.1", port)
+    except ValidationError as error:  # a CMC_* variable the function would refuse too
+        raise SystemExit(invalid_setting(error)) from None
 
 
 if __name__ == "__main__":

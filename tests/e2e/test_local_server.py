@@ -90,15 +90,19 @@ class LocalServer:
         ]
 
 
-def launch(extra_env: dict[str, str]) -> LocalServer:
-    port = free_port()
-    env = {**os.environ, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
+def local_env(port: str) -> dict[str, str]:
+    env = {**os.environ, "PORT": port, "PYTHONUNBUFFERED": "1"}
     for name in [name for name in env if name.startswith(("AWS_", "CMC_"))]:
         del env[name]  # the local server must need no AWS configuration at all
+    return env
+
+
+def launch(extra_env: dict[str, str]) -> LocalServer:
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "cmc_dev.server"],
         cwd=ROOT,
-        env={**env, **extra_env},
+        env={**local_env(str(port)), **extra_env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -267,3 +271,43 @@ def test_with_credentials_set_strangers_get_401_and_the_printed_commands_still_w
         stop(secured)
     logged = secured.output.text()[len(secured.banner) :]
     assert not any(value in logged for value in secrets.values())
+
+
+def refused_start(port: str, **settings: str) -> str:
+    """`make local`'s server that cannot start: the one line it printed."""
+    result = subprocess.run(
+        [sys.executable, "-m", "cmc_dev.server"],
+        cwd=ROOT,
+        env={**local_env(port), **settings},
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_SECONDS,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    return line
+
+
+def test_a_busy_port_is_named_with_another_to_try() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        line = refused_start(str(port))
+
+    assert line == f"port {port} is in use: run PORT={port + 1} make local"
+
+
+@pytest.mark.parametrize("port", ["abc", "0", "65536", "-1"])
+def test_a_port_that_is_no_port_is_refused(port: str) -> None:
+    assert refused_start(port) == f"PORT must be a number from 1 to 65535, got {port!r}"
+
+
+def test_an_invalid_setting_is_named() -> None:
+    line = refused_start(str(free_port()), CMC_TIME_ZONE="Mars/Olympus_Mons")
+
+    assert line.startswith("invalid setting: CMC_TIME_ZONE: "), line

@@ -10,13 +10,64 @@ from typing import Any
 
 import pytest
 
+from cmc_dev.backend import LocalBackend
+from cmc_dev.environment import variable
 from cmc_dev.fanout import LocalFanout, StreamPoller, create_fanout
 from cmc_webhooks import contract
-from cmc_webhooks.dal.eventbridge import EventBridgePublisher
 from cmc_webhooks.handlers import publisher
-from cmc_webhooks.settings import get_publisher_settings
+from cmc_webhooks.settings import PublisherSettings
+from reliability.chaos import EVENTS, ChaosProxy, FaultPolicy
 from tests.conftest import load_fixture
 from tests.integration.conftest import Api
+
+
+class FailingPutEvents(ChaosProxy):
+    """moto behind a proxy that fails the PutEvents entries of chosen messages, a number of times each."""
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__(upstream, FaultPolicy())
+        self.failures: dict[str, int] = {}  # message id -> how many more times its entry fails
+
+    def handle(
+        self, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        if target != EVENTS + "PutEvents":
+            return self.forward(headers, body)
+        request = json.loads(body)
+        failing = []
+        for entry in request["Entries"]:
+            message_id = json.loads(entry["Detail"])["message_id"]
+            left = self.failures.get(message_id, 0)
+            self.failures[message_id] = max(0, left - 1)
+            failing.append(left > 0)
+        passing = [entry for entry, fails in zip(request["Entries"], failing, strict=True) if not fails]
+        published: Iterator[dict[str, Any]] = iter([])
+        if passing:
+            _, _, data = self.forward(headers, json.dumps({**request, "Entries": passing}).encode())
+            published = iter(json.loads(data)["Entries"])
+        entries = [
+            {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"} if fails else next(published)
+            for fails in failing
+        ]
+        response = {"FailedEntryCount": sum(failing), "Entries": entries}
+        return 200, [("Content-Type", "application/x-amz-json-1.1")], json.dumps(response).encode()
+
+
+@dataclasses.dataclass
+class Bus:
+    fanout: LocalFanout
+    events: FailingPutEvents
+
+
+@pytest.fixture(scope="module")
+def bus(backend: LocalBackend) -> Iterator[Bus]:
+    """One bus for the module; the publisher reaches it through the proxy (set before its first call)."""
+    fanout = create_fanout(backend, source=contract.DEFAULT_EVENT_SOURCE, name=f"t-{uuid.uuid4().hex[:10]}")
+    events = FailingPutEvents(backend.endpoint_url)
+    with events, pytest.MonkeyPatch.context() as patch:
+        patch.setenv(variable(PublisherSettings, "event_bus_name"), fanout.bus_name)
+        patch.setenv("AWS_ENDPOINT_URL_EVENTBRIDGE", events.url)  # boto3's endpoint for EventBridge alone
+        yield Bus(fanout, events)
 
 
 @dataclasses.dataclass
@@ -25,6 +76,7 @@ class Fanout:
     fanout: LocalFanout
     poller: StreamPoller
     sqs: Any
+    events: FailingPutEvents
 
     def received(self, queue_url: str) -> list[dict[str, Any]]:
         bodies: list[dict[str, Any]] = []
@@ -44,22 +96,19 @@ class Fanout:
 
 
 @pytest.fixture
-def fan(api_client: Api, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fanout]:
+def fan(api_client: Api, bus: Bus) -> Iterator[Fanout]:
     backend = dataclasses.replace(api_client.backend, table_name=api_client.table_name)
-    fanout = create_fanout(backend, source=contract.DEFAULT_EVENT_SOURCE, name=f"t-{uuid.uuid4().hex[:10]}")
-    monkeypatch.setenv(contract.ENV_EVENT_BUS_NAME, fanout.bus_name)
-    caches = (get_publisher_settings, publisher.publisher)
-    for cached in caches:
-        cached.cache_clear()
     poller = StreamPoller(
         backend,
         publisher.lambda_handler,
         patterns=contract.stream_filter_patterns(contract.DEFAULT_PUBLISHED_KINDS),
-        on_failure_queue_url=fanout.on_failure_queue_url,
+        on_failure_queue_url=bus.fanout.on_failure_queue_url,
     )
-    yield Fanout(api_client, fanout, poller, backend.client("sqs"))
-    for cached in caches:
-        cached.cache_clear()
+    fan = Fanout(api_client, bus.fanout, poller, backend.client("sqs"), bus.events)
+    yield fan
+    bus.events.failures.clear()
+    fan.received(bus.fanout.subscriber_queue_url)  # the next test starts with empty queues
+    fan.received(bus.fanout.on_failure_queue_url)
 
 
 def test_a_bounce_is_published_once_and_a_success_not_at_all(fan: Fanout) -> None:
@@ -79,42 +128,14 @@ def test_a_bounce_is_published_once_and_a_success_not_at_all(fan: Fanout) -> Non
     assert fan.received(fan.fanout.on_failure_queue_url) == []
 
 
-class FlakyEvents:
-    """The real (moto) EventBridge client, except that chosen messages fail a number of times."""
-
-    def __init__(self, real: Any, failures: dict[str, int]) -> None:
-        self.real, self.failures = real, failures
-
-    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
-        results: list[dict[str, Any] | None] = []
-        passing = []
-        for entry in Entries:
-            message_id = json.loads(entry["Detail"])["message_id"]
-            left = self.failures.get(message_id, 0)
-            if left:
-                self.failures[message_id] = left - 1
-                results.append({"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"})
-            else:
-                results.append(None)
-                passing.append(entry)
-        real = iter(self.real.put_events(Entries=passing)["Entries"] if passing else [])
-        merged = [result or next(real) for result in results]
-        return {"FailedEntryCount": sum("ErrorCode" in r for r in merged), "Entries": merged}
-
-
 def bounces(count: int) -> dict[str, Any]:
     template = load_fixture("seed_bounces_user_unknown")["event"]["bounces"][0]
     records = [dict(template, messageId=f"<b-{n}@example.com>") for n in range(count)]
     return {"event_type": "bounces", "server_composition": "pro", "event": {"bounces": records}}
 
 
-def test_partial_put_events_failures_are_retried_and_nothing_is_lost(
-    fan: Fanout, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    flaky = FlakyEvents(fan.api.backend.client("events"), {"b-3@example.com": 2, "b-17@example.com": 1})
-    monkeypatch.setattr(
-        publisher, "publisher", lambda: EventBridgePublisher(client=flaky, sleep=lambda _: None)
-    )
+def test_partial_put_events_failures_are_retried_and_nothing_is_lost(fan: Fanout) -> None:
+    fan.events.failures.update({"b-3@example.com": 2, "b-17@example.com": 1})
 
     assert fan.api.post_json(bounces(30)).status == 200
     fan.drain_stream()
@@ -124,13 +145,8 @@ def test_partial_put_events_failures_are_retried_and_nothing_is_lost(
     assert fan.received(fan.fanout.on_failure_queue_url) == []
 
 
-def test_a_record_that_keeps_failing_goes_to_the_on_failure_queue_alone(
-    fan: Fanout, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    flaky = FlakyEvents(fan.api.backend.client("events"), {"b-5@example.com": 10_000})
-    monkeypatch.setattr(
-        publisher, "publisher", lambda: EventBridgePublisher(client=flaky, sleep=lambda _: None)
-    )
+def test_a_record_that_keeps_failing_goes_to_the_on_failure_queue_alone(fan: Fanout) -> None:
+    fan.events.failures["b-5@example.com"] = 10_000
 
     assert fan.api.post_json(bounces(12)).status == 200
     fan.drain_stream()
