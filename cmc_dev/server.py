@@ -21,21 +21,35 @@ from typing import Any
 from pydantic import ValidationError
 
 from cmc_dev.backend import LocalBackend, running_backend
-from cmc_dev.environment import invalid_setting, variable
+from cmc_dev.environment import invalid_setting
 from cmc_dev.fanout import running_fanout
 from cmc_dev.gateway import response_parts, rest_proxy_event
 from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_webhooks import contract
+from cmc_webhooks.dal.credentials import StaticCredentials
 from cmc_webhooks.logic.auth import CredentialSet
 from cmc_webhooks.settings import IngestSettings
+from cmc_webhooks.wiring import ApiDependencies
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "fixtures" / "cmc"
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway REST's payload limit
 DEFAULT_PORT = 8080
-BASIC_AUTH = variable(IngestSettings, "local_basic_auth")
-API_KEY = variable(IngestSettings, "local_api_key")
+# The dev server's own choice of credentials (the function has no open mode): these two, or none.
+BASIC_AUTH = "CMC_WEBHOOK_BASIC_AUTH"  # user:password
+API_KEY = "CMC_WEBHOOK_API_KEY"
+
+
+def local_credentials(env: Mapping[str, str]) -> CredentialSet:
+    """The credentials `make local` requires: from BASIC_AUTH and API_KEY; none is open."""
+    basic = env.get(BASIC_AUTH) or ""
+    username, colon, password = basic.partition(":")
+    if basic and not (colon and username and password):
+        raise SystemExit(f"{BASIC_AUTH} must be user:password")
+    return CredentialSet(
+        username=username or None, password=password or None, api_key=env.get(API_KEY) or None
+    )
 
 
 def local_defaults(env: MutableMapping[str, str]) -> None:
@@ -188,12 +202,15 @@ def cannot_listen(port: int, error: OSError) -> str:
 
 def serve(host: str, port: int) -> None:
     with running_backend() as backend, running_fanout(backend, env=os.environ) as (fanout, _):
-        credentials = IngestSettings.from_env(os.environ).local_credentials()
+        credentials = local_credentials(os.environ)
+        dependencies = ApiDependencies.from_settings(
+            IngestSettings.from_env(os.environ), credentials=StaticCredentials(credentials)
+        )
         # Imported once the environment is set: Powertools reads it when the module loads.
-        from cmc_webhooks.handlers.api import lambda_handler  # noqa: PLC0415
+        from cmc_webhooks.handlers.api import make_handler  # noqa: PLC0415
 
         try:
-            server = make_http_server(host, port, lambda_handler)
+            server = make_http_server(host, port, make_handler(lambda: dependencies))
         except OSError as error:
             raise SystemExit(cannot_listen(port, error)) from None
         signal.signal(signal.SIGTERM, _stop)
