@@ -68,7 +68,7 @@ e2e: $(STAMP)
 clean:
 	rm -rf $(VENV) $(VENV313) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache
 
-## --- The CDK app (issue 3) ---------------------------------------------------------------
+## --- The CDK app -------------------------------------------------------------------------
 # Stage from cdk.json's `stages` (dev or prod): make deploy STAGE=prod
 STAGE ?= dev
 CDK := npx --no-install cdk
@@ -91,10 +91,10 @@ deploy: $(STAMP)
 infra-tests: $(STAMP)
 	$(PY) -m pytest tests/infrastructure
 
-## --- Benchmarks (issue 7) ----------------------------------------------------------------
+## --- Benchmarks and reliability runs -----------------------------------------------------
 .PHONY: bench
-## Every figure a ratio to a baseline measured in the same run (docs/benchmarks.md); loopback only, about a
-## minute. BENCH_JSON=path also writes the figures as JSON.
+## Every timed figure a ratio to a baseline measured in the same run, each with a regression bound
+## (docs/benchmarks.md); loopback only, a few minutes. BENCH_JSON=path also writes the figures as JSON.
 bench: $(STAMP)
 	$(PY) -m bench $(if $(BENCH_JSON),--json $(BENCH_JSON))
 
