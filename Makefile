@@ -96,10 +96,10 @@ deploy: $(STAMP)
 infra-tests: $(STAMP)
 	$(PY) -m pytest tests/infrastructure
 
-## --- Benchmarks (issue 7) ----------------------------------------------------------------
+## --- Benchmarks and reliability runs -----------------------------------------------------
 .PHONY: bench
-## Every figure a ratio to a baseline measured in the same run (docs/benchmarks.md); loopback only, about a
-## minute. BENCH_JSON=path also writes the figures as JSON.
+## Every timed figure a ratio to a baseline measured in the same run, each with a regression bound
+## (docs/benchmarks.md); loopback only, a few minutes. BENCH_JSON=path also writes the figures as JSON.
 bench: $(STAMP)
 	$(PY) -m bench $(if $(BENCH_JSON),--json $(BENCH_JSON))
 

@@ -2,12 +2,14 @@
 
 - `floor_handler`: the least a Lambda can do with a webhook: `json`, one boto3 client, one `PutItem`.
 - `naive_handler`: a receiver as CMC's samples write it: parse, then one `PutItem` per record.
+
+Both take the table's name as an argument: reading it through the settings model would import pydantic,
+which the floor does not need.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -47,15 +49,14 @@ def _reply(count: int) -> dict[str, Any]:
     }
 
 
-def floor_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def floor_handler(event: dict[str, Any], table_name: str) -> dict[str, Any]:
     records = _records(event)
-    _client().put_item(TableName=os.environ[contract.ENV_TABLE_NAME], Item=_item(records[0]))
+    _client().put_item(TableName=table_name, Item=_item(records[0]))
     return _reply(len(records))
 
 
-def naive_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def naive_handler(event: dict[str, Any], table_name: str) -> dict[str, Any]:
     records = _records(event)
-    table = os.environ[contract.ENV_TABLE_NAME]
     for record in records:
-        _client().put_item(TableName=table, Item=_item(record))
+        _client().put_item(TableName=table_name, Item=_item(record))
     return _reply(len(records))

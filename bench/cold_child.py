@@ -1,9 +1,8 @@
-"""One cold start in a fresh process: `python -m bench.cold_child handler|floor|stack EVENT_FILE`.
+"""One cold start in a fresh process: `python -m bench.cold_child handler|floor EVENT_FILE TABLE_NAME`.
 
-Imports the handler (ours, the floor, or the floor after our libraries: bench/stack_floor.py) and
-answers the webhook in EVENT_FILE, then prints one line
-`BENCH {"status": ..., "import_seconds": ..., "seconds": ...}`, times taken from the top of this
-module. The parent times the whole process too, from spawn to that line.
+Imports the handler (ours, or the floor of bench/baselines.py), answers the webhook in EVENT_FILE, then
+prints one line `BENCH {"status": ..., "import_seconds": ..., "seconds": ...}`, times taken from the top
+of this module. The parent times the whole process too, from spawn to that line.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ MARKER = "BENCH "
 
 
 def main() -> None:
-    mode, event_path = sys.argv[1], sys.argv[2]
+    mode, event_path, table_name = sys.argv[1:4]
     with open(event_path, encoding="utf-8") as file:
         event = json.load(file)
     if mode == "handler":
@@ -28,14 +27,11 @@ def main() -> None:
 
         imported = time.perf_counter()
         result = lambda_handler(event, LocalLambdaContext())
-    elif mode in ("floor", "stack"):
-        if mode == "floor":
-            from bench.baselines import floor_handler  # noqa: PLC0415
-        else:
-            from bench.stack_floor import floor_handler  # noqa: PLC0415
+    elif mode == "floor":
+        from bench.baselines import floor_handler  # noqa: PLC0415
 
         imported = time.perf_counter()
-        result = floor_handler(event, None)
+        result = floor_handler(event, table_name)
     else:
         sys.exit(f"unknown mode {mode!r}")
     answered = time.perf_counter()

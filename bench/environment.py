@@ -1,12 +1,10 @@
-"""The Powertools settings every benchmark runs the handler with: as deployed, minus the daemons."""
+"""The environment every benchmark process runs the handler with: as deployed, minus the daemons."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, MutableMapping
-from contextlib import contextmanager, redirect_stdout
-from typing import Any
 
+from cmc_dev.backend import LocalBackend
 from cmc_webhooks import contract
 
 # Tracing off (no X-Ray daemon here); metrics on (EMF lines on stdout, as Lambda ships them to
@@ -20,18 +18,6 @@ POWERTOOLS = {
 }
 
 
-def apply(env: MutableMapping[str, str]) -> None:
-    env.update(POWERTOOLS)
-
-
-@contextmanager
-def quiet_handler(api_module: Any) -> Iterator[None]:
-    """The handler's log lines and metric blobs go to /dev/null (they are still formatted)."""
-    handler = api_module.logger.registered_handler
-    with open(os.devnull, "w", encoding="utf-8") as devnull:
-        previous = handler.setStream(devnull)
-        try:
-            with redirect_stdout(devnull):
-                yield
-        finally:
-            handler.setStream(previous)
+def child_environment(backend: LocalBackend) -> dict[str, str]:
+    """This process's environment, pointed at the loopback backend, with the deployed Powertools settings."""
+    return {**os.environ, **backend.environment(), **POWERTOOLS}

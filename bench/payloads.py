@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cmc_dev.gateway import rest_proxy_event
+from cmc_webhooks import contract
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_FIXTURE = ROOT / "tests" / "fixtures" / "cmc" / "seed_deliveries_queued.json"
 # Every mail is `queued` then (mostly) `succeeded`; one record in ten is a failure or a deferral,
@@ -45,3 +48,14 @@ def deliveries_webhook(records: int, *, tag: str = "bench") -> dict[str, Any]:
 
 def webhook_body(records: int, *, tag: str = "bench") -> bytes:
     return json.dumps(deliveries_webhook(records, tag=tag), ensure_ascii=False).encode("utf-8")
+
+
+def webhook_event(records: int, *, tag: str) -> dict[str, Any]:
+    """The API Gateway event of a `deliveries` webhook of `records` records."""
+    return rest_proxy_event(
+        method="POST",
+        target=contract.WEBHOOK_PATH,
+        headers=[("Content-Type", "application/json")],
+        body=webhook_body(records, tag=tag),
+        source_ip="127.0.0.1",
+    )

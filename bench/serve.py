@@ -1,15 +1,17 @@
-"""A receiver behind `make local`'s HTTP server: `python -m bench.serve handler|naive PORT_FILE`.
+"""A receiver behind `make local`'s HTTP server: `python -m bench.serve handler|naive PORT_FILE TABLE_NAME`.
 
-Serves on 127.0.0.1 (a free port, written to PORT_FILE) against the backend named by the
-environment, until terminated.
+Serves on 127.0.0.1 (a free port, written to PORT_FILE) against the backend named by the environment,
+until terminated.
 """
 
 from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
@@ -17,10 +19,10 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 
 def main() -> None:
-    mode, port_file = sys.argv[1], Path(sys.argv[2])
-    from cmc_dev.server import Handler, make_http_server  # noqa: PLC0415
+    mode, port_file, table_name = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+    from cmc_dev.server import make_http_server  # noqa: PLC0415
 
-    handler: Handler
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]]
     if mode == "handler":
         from cmc_webhooks.handlers.api import lambda_handler  # noqa: PLC0415
 
@@ -28,7 +30,10 @@ def main() -> None:
     elif mode == "naive":
         from bench.baselines import naive_handler  # noqa: PLC0415
 
-        handler = naive_handler
+        def naive(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            return naive_handler(event, table_name)
+
+        handler = naive
     else:
         sys.exit(f"unknown mode {mode!r}")
     server = make_http_server("127.0.0.1", 0, handler)

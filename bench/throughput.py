@@ -1,22 +1,17 @@
 """throughput_ratio: records/s through the local HTTP endpoint into the loopback backend, 100-record
 webhooks from 4 concurrent senders, ours divided by a naive receiver (one PutItem per record).
 
-Each receiver runs in its own process behind `make local`'s HTTP server; moto and the senders run
-in this one. Both receivers start first; then they take turns, a window of traffic to each per
-round (ours first in the 1st, 3rd, ... round, the naive one in the others), and the figure is the
-median of the rounds' ratios: a round runs back to back, so a slow spell of this shared machine
-hits both receivers of a round alike, as in cold_start.py. A window's rate is its records over the time to
-its last answer. (Each sender's own rate, summed, read the naive receiver ~15-20 % higher than
-windows of 15 s do: its last slow webhooks are served faster once the other senders are done. The
-pooled rate of 3 s windows reads about as the 15 s ones.) Every webhook of a round is new (CMC
-posts new records, not repeats) unless a sender posts more than BODIES_PER_SENDER in a window;
-traffic is bounded by time.
+Each receiver runs in its own process behind `make local`'s HTTP server; moto and the senders run in
+this one. Both receivers start first; then they take turns, a window of traffic to each per round (ours
+first in the 1st, 3rd, ... round), and the figure is the median of the rounds' ratios: a round runs back
+to back, so a slow spell of this shared machine hits both receivers of a round alike. A window's rate is
+its records over the time to its last answer. Every webhook of a round is new, as CMC's are, unless a
+sender posts more than BODIES_PER_SENDER in a window; traffic is bounded by time.
 """
 
 from __future__ import annotations
 
 import http.client
-import os
 import statistics
 import subprocess
 import sys
@@ -28,14 +23,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import environment
+from bench.environment import child_environment
 from bench.payloads import webhook_body
 from cmc_dev.backend import LocalBackend
 from cmc_webhooks import contract
 
 SENDERS = 4
 RECORDS_PER_WEBHOOK = 100
-# ~3 times what a sender of ours posts in a window here (~10 in 3 s): past it, webhooks repeat.
+# About 3 times what a sender posts to our receiver in a 3 s window: past it, webhooks repeat.
 BODIES_PER_SENDER = 32
 ROUNDS = 5
 STARTUP_SECONDS = 60
@@ -100,12 +95,10 @@ def _wait_for_port(port_file: Path, process: subprocess.Popen[bytes], stderr_fil
 @contextmanager
 def _receiver(mode: str, backend: LocalBackend) -> Iterator[int]:
     """A receiver process (`bench.serve`) listening; yields its port, terminates it after."""
-    env = dict(os.environ)
-    env.update(backend.environment())
-    environment.apply(env)
+    env = child_environment(backend)
     with tempfile.TemporaryDirectory(prefix="cmc-bench-") as tmp:
         port_file, stderr_file = Path(tmp) / "port", Path(tmp) / "stderr"
-        command = [sys.executable, "-m", "bench.serve", mode, str(port_file)]
+        command = [sys.executable, "-m", "bench.serve", mode, str(port_file), backend.table_name]
         with (
             stderr_file.open("wb") as stderr,
             subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr) as process,

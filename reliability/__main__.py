@@ -1,13 +1,17 @@
-"""`make reliability` / `python -m reliability [load|faults] [--quick]`: docs/reliability.md's figures.
+"""`make reliability` / `python -m reliability [load|faults] [--quick] [--json PATH]`: load and fault runs.
 
-Loopback only, bounded: every run stops at its plan's timeout. Exits 1 if anything was lost,
-stored twice, or neither published nor in the dead-letter queue.
+Loopback only, bounded: every run stops at its plan's timeout. Prints the counts, `--json` also writes
+them; exits 1 if anything was lost, stored twice, or neither published nor in the dead-letter queue.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
+from pathlib import Path
+from typing import Any
 
 from reliability.chaos import FaultPolicy
 from reliability.scenario import Plan, Result, run
@@ -25,44 +29,70 @@ SCENARIOS = {
         publisher_crash_share=0.1,
     ),
 }
-QUICK = {"webhooks": 24, "records": 20}
+QUICK_WEBHOOKS, QUICK_RECORDS = 24, 20
 
 
-def report(name: str, plan: Plan, result: Result) -> str:
+def figures(name: str, plan: Plan, result: Result) -> dict[str, Any]:
+    """The run's counts as JSON-ready values; `problems` is empty when nothing was lost or stored twice."""
+    return {
+        "scenario": name,
+        "webhooks": plan.webhooks,
+        "records_per_webhook": plan.records,
+        "senders": plan.senders,
+        **dataclasses.asdict(result),
+        "records_per_second": round(result.records_per_second, 1),
+        "problems": result.problems(),
+    }
+
+
+def report(values: dict[str, Any]) -> str:
+    faults = ", ".join(f"{kind}={count}" for kind, count in sorted(values["faults"].items()))
     rows = [
-        ("scenario", name),
-        ("webhooks x records, senders", f"{plan.webhooks} x {plan.records}, {plan.senders}"),
-        ("POSTs (incl. repeats and retries)", result.posts),
-        ("5xx answers (posted again)", result.answers_5xx),
-        ("unique records / stored events", f"{result.unique_records} / {result.stored_events}"),
+        ("scenario", values["scenario"]),
+        (
+            "webhooks x records, senders",
+            f"{values['webhooks']} x {values['records_per_webhook']}, {values['senders']}",
+        ),
+        ("POSTs (incl. repeats and retries)", values["posts"]),
+        ("5xx answers (posted again)", values["answers_5xx"]),
+        ("unique records / stored events", f"{values['unique_records']} / {values['stored_events']}"),
         (
             "bounces / published (unique) / DLQ",
-            f"{result.unique_bounces} / {result.published} ({result.published_unique}) / {result.on_failure}",
+            f"{values['unique_bounces']} / {values['published']} ({values['published_unique']}) / "
+            f"{values['on_failure']}",
         ),
-        ("publisher crashes injected", result.publisher_crashes),
-        ("faults injected", ", ".join(f"{k}={v}" for k, v in sorted(result.faults.items())) or "none"),
-        ("ingest rate", f"{result.records_per_second:,.0f} records/s over {result.ingest_seconds:.1f} s"),
-        ("total time", f"{result.total_seconds:.1f} s"),
-        ("verdict", "; ".join(result.problems()) or "nothing lost, nothing stored twice"),
+        ("publisher crashes injected", values["publisher_crashes"]),
+        ("faults injected", faults or "none"),
+        (
+            "ingest rate",
+            f"{values['records_per_second']:,.0f} records/s over {values['ingest_seconds']:.1f} s",
+        ),
+        ("total time", f"{values['total_seconds']:.1f} s"),
+        ("verdict", "; ".join(values["problems"]) or "nothing lost, nothing stored twice"),
     ]
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="reliability", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m reliability", description=__doc__.split("\n")[0])
     parser.add_argument("scenario", choices=sorted(SCENARIOS), nargs="?", default="load")
     parser.add_argument("--quick", action="store_true", help="a small run, for tests")
     parser.add_argument("--webhooks", type=int, help="webhooks to send (each once, some twice)")
     parser.add_argument("--records", type=int, help="records per webhook")
+    parser.add_argument("--json", type=Path, help="also write the counts to this file as JSON")
     args = parser.parse_args(argv)
     plan = SCENARIOS[args.scenario]
-    sizes = QUICK if args.quick else {}
-    sizes |= {name: getattr(args, name) for name in ("webhooks", "records") if getattr(args, name)}
-    plan = Plan(**{**plan.__dict__, **sizes})
-    result = run(plan)
-    print(report(args.scenario, plan, result), flush=True)
-    return 1 if result.problems() else 0
+    if args.quick:
+        plan = dataclasses.replace(plan, webhooks=QUICK_WEBHOOKS, records=QUICK_RECORDS)
+    plan = dataclasses.replace(
+        plan, webhooks=args.webhooks or plan.webhooks, records=args.records or plan.records
+    )
+    values = figures(args.scenario, plan, run(plan))
+    print(report(values), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(values, indent=2) + "\n", encoding="utf-8")
+    return 1 if values["problems"] else 0
 
 
 if __name__ == "__main__":

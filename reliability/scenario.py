@@ -22,6 +22,7 @@ from typing import Any
 from cmc_dev.backend import running_backend
 from cmc_dev.fanout import running_fanout
 from cmc_dev.server import local_defaults, make_http_server
+from cmc_webhooks import contract
 from reliability.chaos import ChaosProxy, FaultPolicy
 
 MAX_POST_ATTEMPTS = 8
@@ -114,7 +115,7 @@ class Sender:
     def post(self, body: bytes) -> None:
         for attempt in range(MAX_POST_ATTEMPTS):
             self.connection.request(
-                "POST", "/webhooks/events", body=body, headers={"Content-Type": "application/json"}
+                "POST", contract.WEBHOOK_PATH, body=body, headers={"Content-Type": "application/json"}
             )
             response = self.connection.getresponse()
             response.read()
@@ -202,7 +203,7 @@ def run(plan: Plan) -> Result:
     ):
         os.environ["AWS_ENDPOINT_URL"] = proxy.url  # the handlers' AWS calls go through the faults
         with running_fanout(backend, env=os.environ, subscriber_out=None) as (fanout, poller):
-            from cmc_webhooks.handlers import api  # noqa: PLC0415 - after the environment is set
+            from cmc_webhooks.handlers.api import lambda_handler  # noqa: PLC0415 - after the environment is set
 
             poller.handler = _crashing(poller.handler, plan.publisher_crash_share, plan.seed, result)
             sqs = backend.client("sqs")
@@ -210,7 +211,7 @@ def run(plan: Plan) -> Result:
             dead_letters = Collector(sqs, fanout.on_failure_queue_url)
             subscriber.start()
             dead_letters.start()
-            server = make_http_server("127.0.0.1", 0, api.lambda_handler, access_log=False)
+            server = make_http_server("127.0.0.1", 0, lambda_handler, access_log=False)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             base_url = f"http://127.0.0.1:{server.server_address[1]}"
             lock = threading.Lock()

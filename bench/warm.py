@@ -1,0 +1,139 @@
+"""cpu_100_ratio and aws_calls: the ingest handler warm, in a process of its own.
+
+`measure` runs `python -m bench.warm ITERATIONS ROUNDS OUTPUT` against the loopback backend (moto stays in
+the parent, so this process's CPU is the handler's). The child counts the AWS SDK's calls and their CPU
+through botocore's documented events on boto3's default session, set up before the handler builds its
+client:
+
+- aws_calls: the calls one webhook of 1, 100 and 1,000 records makes; writes, and everything else as reads.
+- cpu_100_ratio: the process's CPU per 100-record webhook, less the SDK's own calls (serializing and
+  sending the items: the same for any receiver that stores them), divided by `json.loads` of the same
+  body. Rounds alternate, the handler's then `json.loads`', so that a slow spell of this shared machine
+  hits both; each side's figure is its best round.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.session
+
+from bench.environment import child_environment
+from bench.payloads import webhook_event
+from cmc_dev.backend import LocalBackend
+
+AWS_CALL_SIZES = (1, 100, 1000)
+WRITE_OPERATIONS = frozenset(
+    {"PutItem", "BatchWriteItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "PutEvents"}
+)
+BASELINE_ITERATIONS_FACTOR = 10  # json.loads is ~10x cheaper: rounds of about the same length
+CHILD_TIMEOUT_SECONDS = 300
+
+
+class SdkMeter:
+    """Every AWS SDK call of this process: its operation, and the CPU of the thread that made it."""
+
+    def __init__(self) -> None:
+        self.operations: list[str] = []
+        self.cpu_seconds = 0.0
+        self.lock = threading.Lock()
+
+    def install(self) -> None:
+        """On boto3's default session: every client built from now on reports here."""
+        session = botocore.session.get_session()
+        session.register("provide-client-params", self.started)
+        session.register("after-call", self.finished)
+        session.register("after-call-error", self.finished)
+        boto3.setup_default_session(botocore_session=session)
+
+    # botocore passes each event's arguments by keyword; `context` is one dict per call.
+    def started(self, **event: Any) -> None:
+        event["context"]["bench_cpu_started"] = time.thread_time()
+        with self.lock:
+            self.operations.append(event["model"].name)
+
+    def finished(self, **event: Any) -> None:
+        spent = time.thread_time() - event["context"]["bench_cpu_started"]
+        with self.lock:
+            self.cpu_seconds += spent
+
+
+def classify(operations: list[str]) -> dict[str, int]:
+    """Writes, and everything else as reads: any other round trip is one a webhook should not make."""
+    writes = sum(1 for name in operations if name in WRITE_OPERATIONS)
+    return {"write": writes, "read": len(operations) - writes}
+
+
+def main() -> None:
+    iterations, rounds, output = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+    meter = SdkMeter()
+    meter.install()
+    from cmc_dev.lambda_context import LocalLambdaContext  # noqa: PLC0415
+    from cmc_webhooks.handlers.api import lambda_handler  # noqa: PLC0415
+
+    def handle(event: dict[str, Any], records: int) -> None:
+        result = lambda_handler(event, LocalLambdaContext())
+        if result["statusCode"] != 200 or json.loads(result["body"])["written"] != records:
+            raise RuntimeError(
+                f"{records} records: the handler answered {result['statusCode']}: {result['body']}"
+            )
+
+    aws_calls = {}
+    for size in AWS_CALL_SIZES:
+        event = webhook_event(size, tag=f"calls{size}")
+        meter.operations.clear()
+        handle(event, size)
+        aws_calls[str(size)] = classify(meter.operations)
+
+    event = webhook_event(100, tag="cpu")
+    text = event["body"]
+    handle(event, 100)
+    best_handler = best_json = float("inf")
+    sdk_started = meter.cpu_seconds
+    for _ in range(rounds):
+        sdk_before, started = meter.cpu_seconds, time.process_time()
+        for _ in range(iterations):
+            handle(event, 100)
+        spent = time.process_time() - started - (meter.cpu_seconds - sdk_before)
+        best_handler = min(best_handler, spent / iterations)
+        started = time.process_time()
+        for _ in range(iterations * BASELINE_ITERATIONS_FACTOR):
+            json.loads(text)
+        best_json = min(
+            best_json, (time.process_time() - started) / (iterations * BASELINE_ITERATIONS_FACTOR)
+        )
+    result = {
+        "aws_calls": aws_calls,
+        "handler_seconds": best_handler,
+        "json_loads_seconds": best_json,
+        "sdk_seconds": (meter.cpu_seconds - sdk_started) / (iterations * rounds),
+    }
+    output.write_text(json.dumps(result), encoding="utf-8")
+
+
+def measure(backend: LocalBackend, *, iterations: int, rounds: int) -> dict[str, Any]:
+    """The child's figures; its stdout (the handler's EMF lines) goes nowhere."""
+    with tempfile.TemporaryDirectory(prefix="cmc-bench-") as tmp:
+        output = Path(tmp) / "warm.json"
+        command = [sys.executable, "-m", "bench.warm", str(iterations), str(rounds), str(output)]
+        subprocess.run(
+            command,
+            env=child_environment(backend),
+            stdout=subprocess.DEVNULL,
+            timeout=CHILD_TIMEOUT_SECONDS,
+            check=True,
+        )
+        figures: dict[str, Any] = json.loads(output.read_text(encoding="utf-8"))
+    return figures
+
+
+if __name__ == "__main__":
+    main()
