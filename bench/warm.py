@@ -6,14 +6,15 @@ through botocore's documented events on boto3's default session, set up before t
 client:
 
 - aws_calls: the calls one webhook of 1, 100 and 1,000 records makes; writes, and everything else as reads.
-- cpu_100_ratio: the process's CPU per 100-record webhook, less the SDK's own calls (serializing and
-  sending the items: the same for any receiver that stores them), divided by `json.loads` of the same
-  body. Rounds alternate, the handler's then `json.loads`', so that a slow spell of this shared machine
-  hits both; each side's figure is its best round.
+- cpu_100_ratio: the handler's CPU per 100-record webhook, with the function's own dependencies but a
+  store that keeps nothing (`make_handler`: storing the items costs the same in any receiver), divided
+  by `json.loads` of the same body. Rounds alternate, the handler's then `json.loads`', so that a slow
+  spell of this shared machine hits both; each side's figure is its best round.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -38,32 +39,36 @@ BASELINE_ITERATIONS_FACTOR = 10  # json.loads is ~10x cheaper: rounds of about t
 CHILD_TIMEOUT_SECONDS = 300
 
 
+class NullStore:
+    """An event store that keeps nothing and reads nothing."""
+
+    def write(self, items: Any) -> None:
+        pass
+
+    def message_events(self, message_id: str) -> list[Any]:
+        return []
+
+    def recipient_events(self, recipient_key: str, *, limit: int) -> list[Any]:
+        return []
+
+
 class SdkMeter:
-    """Every AWS SDK call of this process: its operation, and the CPU of the thread that made it."""
+    """Every AWS SDK call of this process: its operation."""
 
     def __init__(self) -> None:
         self.operations: list[str] = []
-        self.cpu_seconds = 0.0
         self.lock = threading.Lock()
 
     def install(self) -> None:
         """On boto3's default session: every client built from now on reports here."""
         session = botocore.session.get_session()
         session.register("provide-client-params", self.started)
-        session.register("after-call", self.finished)
-        session.register("after-call-error", self.finished)
         boto3.setup_default_session(botocore_session=session)
 
-    # botocore passes each event's arguments by keyword; `context` is one dict per call.
+    # botocore passes each event's arguments by keyword.
     def started(self, **event: Any) -> None:
-        event["context"]["bench_cpu_started"] = time.thread_time()
         with self.lock:
             self.operations.append(event["model"].name)
-
-    def finished(self, **event: Any) -> None:
-        spent = time.thread_time() - event["context"]["bench_cpu_started"]
-        with self.lock:
-            self.cpu_seconds += spent
 
 
 def classify(operations: list[str]) -> dict[str, int]:
@@ -77,10 +82,11 @@ def main() -> None:
     meter = SdkMeter()
     meter.install()
     from cmc_dev.lambda_context import LocalLambdaContext  # noqa: PLC0415
-    from cmc_webhooks.handlers.api import lambda_handler  # noqa: PLC0415
+    from cmc_webhooks.handlers.api import lambda_handler, make_handler  # noqa: PLC0415
+    from cmc_webhooks.wiring import api_dependencies  # noqa: PLC0415
 
-    def handle(event: dict[str, Any], records: int) -> None:
-        result = lambda_handler(event, LocalLambdaContext())
+    def handle(event: dict[str, Any], records: int, handler: Any = lambda_handler) -> None:
+        result = handler(event, LocalLambdaContext())
         if result["statusCode"] != 200 or json.loads(result["body"])["written"] != records:
             raise RuntimeError(
                 f"{records} records: the handler answered {result['statusCode']}: {result['body']}"
@@ -95,15 +101,14 @@ def main() -> None:
 
     event = webhook_event(100, tag="cpu")
     text = event["body"]
-    handle(event, 100)
+    keeps_nothing = make_handler(lambda: dataclasses.replace(api_dependencies(), store=NullStore()))
+    handle(event, 100, keeps_nothing)
     best_handler = best_json = float("inf")
-    sdk_started = meter.cpu_seconds
     for _ in range(rounds):
-        sdk_before, started = meter.cpu_seconds, time.process_time()
+        started = time.process_time()
         for _ in range(iterations):
-            handle(event, 100)
-        spent = time.process_time() - started - (meter.cpu_seconds - sdk_before)
-        best_handler = min(best_handler, spent / iterations)
+            handle(event, 100, keeps_nothing)
+        best_handler = min(best_handler, (time.process_time() - started) / iterations)
         started = time.process_time()
         for _ in range(iterations * BASELINE_ITERATIONS_FACTOR):
             json.loads(text)
@@ -114,7 +119,6 @@ def main() -> None:
         "aws_calls": aws_calls,
         "handler_seconds": best_handler,
         "json_loads_seconds": best_json,
-        "sdk_seconds": (meter.cpu_seconds - sdk_started) / (iterations * rounds),
     }
     output.write_text(json.dumps(result), encoding="utf-8")
 

@@ -23,6 +23,10 @@ from cmc_dev.backend import running_backend
 from cmc_dev.fanout import running_fanout
 from cmc_dev.server import local_defaults, make_http_server
 from cmc_webhooks import contract
+from cmc_webhooks.dal.credentials import StaticCredentials
+from cmc_webhooks.logic.auth import CredentialSet
+from cmc_webhooks.settings import IngestSettings
+from cmc_webhooks.wiring import ApiDependencies
 from reliability.chaos import ChaosProxy, FaultPolicy
 
 MAX_POST_ATTEMPTS = 8
@@ -203,7 +207,12 @@ def run(plan: Plan) -> Result:
     ):
         os.environ["AWS_ENDPOINT_URL"] = proxy.url  # the handlers' AWS calls go through the faults
         with running_fanout(backend, env=os.environ, subscriber_out=None) as (fanout, poller):
-            from cmc_webhooks.handlers.api import lambda_handler  # noqa: PLC0415 - after the environment is set
+            from cmc_webhooks.handlers.api import make_handler  # noqa: PLC0415 - after the environment is set
+
+            # Open, as `make local` runs: the faults are the store's and the bus's, not the credentials'.
+            dependencies = ApiDependencies.from_settings(
+                IngestSettings.from_env(os.environ), credentials=StaticCredentials(CredentialSet())
+            )
 
             poller.handler = _crashing(poller.handler, plan.publisher_crash_share, plan.seed, result)
             sqs = backend.client("sqs")
@@ -211,7 +220,7 @@ def run(plan: Plan) -> Result:
             dead_letters = Collector(sqs, fanout.on_failure_queue_url)
             subscriber.start()
             dead_letters.start()
-            server = make_http_server("127.0.0.1", 0, lambda_handler, access_log=False)
+            server = make_http_server("127.0.0.1", 0, make_handler(lambda: dependencies), access_log=False)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             base_url = f"http://127.0.0.1:{server.server_address[1]}"
             lock = threading.Lock()

@@ -27,6 +27,7 @@ class ApiDependencies:
     settings: IngestSettings
     store: EventStore
     credentials: CredentialSource
+    ingest_options: IngestOptions
 
     @classmethod
     def from_settings(
@@ -37,15 +38,13 @@ class ApiDependencies:
         if credentials is None:
             name = settings.auth_secret_name
             credentials = SecretsManagerCredentials(name) if name else NoCredentials()
-        return cls(settings=settings, store=DynamoDBEventStore(settings.table_name), credentials=credentials)
-
-    @property
-    def ingest_options(self) -> IngestOptions:
-        return IngestOptions(
-            time_zone=self.settings.tz,
-            retention=timedelta(days=self.settings.retention_days),
-            max_records=self.settings.max_records_per_request,
+        options = IngestOptions(
+            time_zone=settings.tz,
+            retention=timedelta(days=settings.retention_days),
+            max_records=settings.max_records_per_request,
         )
+        store = DynamoDBEventStore(settings.table_name)
+        return cls(settings=settings, store=store, credentials=credentials, ingest_options=options)
 
 
 @dataclass(frozen=True)

@@ -278,10 +278,14 @@ def test_bounces_and_failures_are_classified_and_successes_are_not() -> None:
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
-        ({"messageId": "<" + "m" * 3000 + "@example.com>"}, "messageId: longer than 2048 bytes"),
-        ({"to": "u" * 3000 + "@example.jp"}, "to: longer than 2048 bytes"),
+        ({"messageId": "<" + "m" * 3000 + "@example.com>"}, "messageId: String should have at most 998"),
+        ({"messageId": "<" + "め" * 900 + "@example.com>"}, "messageId: longer than 2048 bytes"),
+        ({"to": "u" * 3000 + "@example.jp"}, "to: String should have at most 998"),
+        ({"to": "め" * 900 + "@example.jp"}, "to: longer than 2048 bytes"),
         ({"to": "   "}, "to: empty once spaces are removed"),
-        ({"reason": "550 " + "x" * 500_000}, "more than the 390000 an item can hold"),
+        ({"reason": "550 " + "x" * 500_000}, "reason: String should have at most 20000 characters"),
+        ({"subject": "件" * 10_001}, "subject: String should have at most 10000 characters"),
+        ({"unknown": "x" * 50_001}, "unknown fields are longer than 50000 characters"),
     ],
 )
 def test_a_record_dynamodb_would_refuse_is_quarantined_instead_of_sinking_the_batch(
@@ -292,6 +296,27 @@ def test_a_record_dynamodb_would_refuse_is_quarantined_instead_of_sinking_the_ba
     [quarantined] = [item for item in batch.items if item["kind"] == "quarantine"]
     assert problem in quarantined["error"]
     assert len(quarantined["raw"]) <= 90_000
+
+
+def test_an_event_at_every_bound_fits_in_an_item() -> None:
+    # Every known field at its longest, in characters of 4 UTF-8 bytes, and unknown fields at theirs.
+    widest = "\U0001f600"
+    largest = delivery(
+        1,
+        messageId="<" + widest * 500 + ">",
+        to=widest * 500,
+        **{name: widest * 998 for name in ("from", "returnPath", "apiData")},
+        subject=widest * 10_000,
+        reason=widest * 20_000,
+        senderIp=widest * 64,
+        sourceIp=widest * 64,
+    )
+    largest["unknown"] = "x" * 49_980
+    batch = build(deliveries(largest))
+    [item] = batch.items
+    assert item["kind"] == "event"
+    texts = [value for value in item.values() if isinstance(value, str)]
+    assert sum(map(len, item)) + len("".join(texts).encode()) + 21 * (len(item) - len(texts)) < 390_000
 
 
 @pytest.mark.parametrize("created", ["0001-01-01 00:00:00", "9999-12-31 23:59:59"])

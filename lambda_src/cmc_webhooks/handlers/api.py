@@ -77,14 +77,15 @@ def _responses(ok: type[BaseModel], *errors: HTTPStatus) -> dict[int, OpenAPIRes
 )
 def receive() -> dict[str, int]:
     event = app.current_event
+    headers = event.headers  # a case-insensitive copy of all the request's headers, made on every access
     deps = dependencies()
     batch = receive_webhook(
         WebhookRequest(
             body=event.body,
             is_base64=bool(event.is_base64_encoded),
-            content_type=event.headers.get("content-type"),
-            authorization=event.headers.get("authorization"),
-            content_encoding=event.headers.get("content-encoding"),
+            content_type=headers.get("content-type"),
+            authorization=headers.get("authorization"),
+            content_encoding=headers.get("content-encoding"),
         ),
         store=deps.store,
         credentials=deps.credentials,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Literal
 
 BounceType = Literal["hard", "soft", "undetermined"]
@@ -97,9 +97,17 @@ class Classification:
     diagnostic: str
 
     def as_dict(self) -> dict[str, str | None]:
-        return asdict(self)
+        return {
+            "bounce_type": self.bounce_type,
+            "bounce_category": self.bounce_category,
+            "smtp_code": self.smtp_code,
+            "enhanced_status": self.enhanced_status,
+            "diagnostic": self.diagnostic,
+        }
 
 
+# Cached: the failures of one webhook mostly share a few replies (one provider, one outage).
+@functools.lru_cache(maxsize=1024)
 def classify(*, event_type: str, status: str, bounce_code: str | None, reason: str) -> Classification | None:
     """The classification of a bounce, failed or deferred delivery, or block; None for anything else."""
     kind = event_type.strip().lower()

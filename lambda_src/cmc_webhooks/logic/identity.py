@@ -11,7 +11,8 @@ from cmc_webhooks import contract
 
 def fits_partition_key(value: str) -> bool:
     """DynamoDB takes a partition key value of 1 to PARTITION_KEY_MAX_BYTES bytes of UTF-8."""
-    return 0 < len(value.encode("utf-8", "surrogatepass")) <= contract.PARTITION_KEY_MAX_BYTES
+    size = len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
+    return 0 < size <= contract.PARTITION_KEY_MAX_BYTES
 
 
 def normalize_message_id(message_id: str) -> str:
@@ -32,8 +33,13 @@ def normalize_address(address: str) -> str:
     return f"{local}@{domain.lower()}" if at else text
 
 
-def content_id(value: Any) -> str:
-    """A deterministic id of a JSON value: SHA-256 of its canonical JSON (sorted keys, no spaces, UTF-8
-    as is), 128 bits in hex. The same value always gets the same id (docs/data-model.md)."""
-    canonical = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+def content_id(*parts: str) -> str:
+    """A deterministic id of a sequence of texts: SHA-256 of the parts, each preceded by its length (no
+    two different sequences make the same text), 128 bits in hex (docs/data-model.md)."""
+    text = "".join([f"{len(part)}:{part}" for part in parts])
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def canonical_json(value: Any) -> str:
+    """One text for a JSON value however its keys were ordered: sorted keys, no spaces, UTF-8 as is."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

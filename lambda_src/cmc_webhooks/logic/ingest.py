@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
@@ -21,8 +21,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from cmc_webhooks import contract
 from cmc_webhooks.errors import InvalidEnvelope, TooManyRecords
-from cmc_webhooks.logic.classify import classify
+from cmc_webhooks.logic.classify import FAILURE_STATUSES, classify
 from cmc_webhooks.logic.identity import (
+    canonical_json,
     content_id,
     fits_partition_key,
     normalize_address,
@@ -37,6 +38,8 @@ ITEM_MAX_BYTES = 390_000
 # A quarantined record keeps at most this much of its JSON (4 bytes a character at most: it fits).
 QUARANTINE_RAW_CHARS = 90_000
 MAX_ERROR_CHARS = 2000
+# An event's unknown fields, as JSON, beside its bounded known ones (models/cmc.py): together under 390 KB.
+EXTRA_MAX_CHARS = 50_000
 MISSING_RECIPIENT = "to: Field required (data format v1: envelopeTo)"
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 REPAIRED = "lone surrogates replaced by U+FFFD"
@@ -121,19 +124,22 @@ def build_batch(envelope: WebhookEnvelope, *, options: IngestOptions, received_a
     for event_type, records in groups:
         record_type = RECORD_TYPES.get(event_type)
         for sent in records:
-            record = without_lone_surrogates(sent)
-            builder.repaired = record != sent
+            record = sent
+            builder.repaired = False
             try:
                 if record_type is None:
                     batch.unrecognized += 1
                     builder.add_unrecognized(batch, event_type, record)
                     continue
-                try:
-                    valid = _adapter(record_type).validate_python(record)
-                except ValidationError as exc:
-                    builder.add_quarantine(batch, event_type, record, describe(exc))
-                    continue
-                builder.add_event(batch, event_type, valid)
+                valid, error = _validated(record_type, record)
+                if valid is None and has_lone_surrogate(record):
+                    # A text field with a lone surrogate fails validation: repaired, the record may pass.
+                    record = builder.repair(record)
+                    valid, error = _validated(record_type, record)
+                if valid is None:
+                    builder.add_quarantine(batch, event_type, record, error)
+                else:
+                    builder.add_event(batch, event_type, valid)
             except Exception as exc:  # one bad record never costs the records beside it
                 error = f"record: could not be stored as an event ({type(exc).__name__})"
                 builder.add_quarantine(batch, event_type, record, error)
@@ -156,6 +162,14 @@ def _adapter(record_type: Any) -> TypeAdapter[dict[str, Any]]:
     return TypeAdapter(record_type)
 
 
+def _validated(record_type: Any, record: Any) -> tuple[dict[str, Any] | None, str]:
+    """The validated record, or None and what is wrong with it."""
+    try:
+        return _adapter(record_type).validate_python(record), ""
+    except ValidationError as exc:
+        return None, describe(exc)
+
+
 def describe(exc: ValidationError) -> str:
     """The fields and what is wrong with them, without the values (they may be personal data)."""
     problems = []
@@ -165,8 +179,7 @@ def describe(exc: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def event_key(
-    *,
+def event_key(  # noqa: PLR0917 - the fields that make the key, in their order
     event_type: str,
     server_composition: str,
     message_id: str,
@@ -178,17 +191,7 @@ def event_key(
     """The id of a delivery or bounce event: the fields that tell one event from another, normalized,
     so that the same event has the same id however it is sent (data format v1 or v2, messageId with or
     without <>, the domain's case). docs/data-model.md says why each field is there."""
-    return content_id(
-        {
-            "event_type": event_type,
-            "server_composition": server_composition,
-            "message_id": message_id,
-            "recipient": recipient_key,
-            "status": status,
-            "occurred_utc": occurred_utc,
-            "reason": reason,
-        }
-    )
+    return content_id(event_type, server_composition, message_id, recipient_key, status, occurred_utc, reason)
 
 
 class _ItemBuilder:
@@ -213,9 +216,19 @@ class _ItemBuilder:
             "expires_at": self.expires_at,
             "server_composition": self.server_composition,
         }
+        return item
+
+    def repair(self, value: Any) -> Any:
+        """`value` without lone surrogates; the item of the record at hand will say so."""
+        if not has_lone_surrogate(value):
+            return value
+        self.repaired = True
+        return without_lone_surrogates(value)
+
+    def _add(self, batch: Batch, item: StoredItem) -> bool:
         if self.repaired:
             item["repaired"] = REPAIRED
-        return item
+        return batch.add(item)
 
     def add_event(self, batch: Batch, event_type: str, record: dict[str, Any]) -> None:
         """A validated record (models/cmc.py): CMC's field names, either data format version."""
@@ -236,14 +249,9 @@ class _ItemBuilder:
         recipient_key = normalize_address(recipient)
         status = record["status"]
         bounce = event_type == "bounces"
+        reason = record.get("reason", "")
         eid = event_key(
-            event_type=event_type,
-            server_composition=self.server_composition,
-            message_id=message_id,
-            recipient_key=recipient_key,
-            status=status,
-            occurred_utc=occurred_utc,
-            reason=record.get("reason", ""),
+            event_type, self.server_composition, message_id, recipient_key, status, occurred_utc, reason
         )
         item = self._event_item(event_type, message_id, occurred_utc, eid)
         item["occurred_at"] = occurred_at
@@ -263,13 +271,19 @@ class _ItemBuilder:
             if value := record.get(name):
                 item[attribute] = value  # type: ignore[literal-required]
         if extra := _extra_fields(record, KNOWN_FIELDS[event_type]):
-            item["extra"] = _dumps(extra)
+            item["extra"] = _dumps(self.repair(extra))
             batch.with_unknown_fields += 1
-        _classify_into(item, bounce_code=item.get("bounce_code"))
-        self._admit(batch, event_type, record, item)
+        if bounce or status in FAILURE_STATUSES:
+            _classify_into(item, bounce_code=item.get("bounce_code"))
+        # The model bounds every known field, so that only the keys and the unknown fields can overflow.
+        if problem := _key_problem(item) or _extra_problem(item):
+            self.add_quarantine(batch, event_type, record, problem)
+        else:
+            self._add(batch, item)
 
     def add_unrecognized(self, batch: Batch, event_type: str, record: Any) -> None:
         """An event type we do not model: kept whole under its message, never mis-mapped."""
+        record = self.repair(record)
         raw_id = record.get("messageId") if isinstance(record, dict) else None
         message_id = normalize_message_id(raw_id) if isinstance(raw_id, str) else ""
         if not message_id:
@@ -280,7 +294,7 @@ class _ItemBuilder:
             occurred_at, occurred_utc = occurrence(created, self.tz) if isinstance(created, str) else ("", "")
         except (ValueError, OverflowError):
             occurred_at, occurred_utc = "", ""
-        eid = content_id([event_type, self.server_composition, record])
+        eid = content_id(event_type, self.server_composition, canonical_json(record))
         item = self._event_item(event_type, message_id, occurred_utc or "unknown-time", eid)
         item["message_id_raw"] = raw_id or ""
         item["raw"] = _dumps(record)
@@ -293,17 +307,15 @@ class _ItemBuilder:
         if "recipient" in item:
             item["recipient_key"] = normalize_address(item["recipient"])
         _classify_into(item, bounce_code=item.get("status"))
-        self._admit(batch, event_type, record, item)
-
-    def _admit(self, batch: Batch, event_type: str, record: Any, item: StoredItem) -> None:
-        """Store the item unless DynamoDB would refuse it, which would sink the whole request."""
-        if problem := storage_limit_problem(item):
+        # Unbounded: stored unless DynamoDB would refuse it, which would sink the whole request.
+        if problem := _key_problem(item) or _size_problem(item):
             self.add_quarantine(batch, event_type, record, problem)
         else:
-            batch.add(item)
+            self._add(batch, item)
 
     def add_quarantine(self, batch: Batch, event_type: str, record: Any, error: str) -> None:
-        eid = content_id([event_type, self.server_composition, record])
+        record = self.repair(record)
+        eid = content_id(event_type, self.server_composition, canonical_json(record))
         raw = _dumps(record)
         item: StoredItem = {
             "message_id": self.quarantine_partition,
@@ -317,8 +329,6 @@ class _ItemBuilder:
             "raw": raw,
             "error": error[:MAX_ERROR_CHARS],
         }
-        if self.repaired:
-            item["repaired"] = REPAIRED
         if len(raw) > QUARANTINE_RAW_CHARS:  # keep what fits in an item, and say what it was
             item["raw"] = raw[:QUARANTINE_RAW_CHARS]
             item["raw_chars"] = len(raw)
@@ -326,19 +336,29 @@ class _ItemBuilder:
             item["error"] = (
                 f"{item['error']}; raw truncated to {QUARANTINE_RAW_CHARS} of {len(raw)} characters"
             )
-        if batch.add(item):
+        if self._add(batch, item):
             batch.quarantined += 1
 
 
 def _extra_fields(record: dict[str, Any], known: frozenset[str]) -> dict[str, Any]:
-    """The fields of a validated record that its item does not map, kept as `extra`. A v1 name beside
-    the v2 one it stands for is not used (the v2 one is), so it is one of them."""
-    unused = set()
-    if "to" in record:
+    """The fields of a validated record that its item does not map, kept as `extra`, by name. A v1 name
+    beside the v2 one it stands for is not used (the v2 one is), so it is one of them."""
+    unused = record.keys() - known
+    if "envelopeTo" in record and "to" in record:
         unused.add("envelopeTo")
-    if "from" in record and "returnPath" in record:
+    if "envelopeFrom" in record and "from" in record and "returnPath" in record:
         unused.add("envelopeFrom")
-    return {name: value for name, value in record.items() if name not in known or name in unused}
+    return {name: record[name] for name in sorted(unused)} if unused else {}
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):  # ASCII text holds none (and most of CMC's is ASCII)
+        return not value.isascii() and LONE_SURROGATE.search(value) is not None
+    if isinstance(value, dict):  # JSON's keys are text too
+        return has_lone_surrogate("".join(value)) or any(map(has_lone_surrogate, value.values()))
+    if isinstance(value, list):
+        return any(map(has_lone_surrogate, value))
+    return False
 
 
 def without_lone_surrogates(value: Any) -> Any:
@@ -353,18 +373,28 @@ def without_lone_surrogates(value: Any) -> Any:
     return value
 
 
-def storage_limit_problem(item: StoredItem) -> str | None:
-    """What DynamoDB would refuse in this item: key sizes and the 400 KB item limit."""
+def _key_problem(item: StoredItem) -> str | None:
+    """What DynamoDB would refuse in the item's keys."""
     if not fits_partition_key(item["message_id"]):
         return f"messageId: longer than {contract.PARTITION_KEY_MAX_BYTES} bytes"
     if "recipient_key" in item and not item["recipient_key"]:
         return "to: empty once spaces are removed"
     if "recipient_key" in item and not fits_partition_key(item["recipient_key"]):
         return f"to: longer than {contract.PARTITION_KEY_MAX_BYTES} bytes"
-    size = sum(
-        len(name) + (len(value.encode("utf-8", "surrogatepass")) if isinstance(value, str) else 8)
-        for name, value in item.items()
-    )
+    return None
+
+
+def _extra_problem(item: StoredItem) -> str | None:
+    if len(item.get("extra", "")) > EXTRA_MAX_CHARS:
+        return f"record: its unknown fields are longer than {EXTRA_MAX_CHARS} characters as JSON"
+    return None
+
+
+def _size_problem(item: StoredItem) -> str | None:
+    """An item larger than DynamoDB takes: it counts the names, a string's UTF-8 bytes and at most 21
+    bytes for a number."""
+    texts = [value for value in item.values() if isinstance(value, str)]
+    size = sum(map(len, item)) + len("".join(texts).encode()) + 21 * (len(item) - len(texts))
     if size > ITEM_MAX_BYTES:
         return f"record: {size} bytes stored, more than the {ITEM_MAX_BYTES} an item can hold"
     return None
@@ -384,10 +414,14 @@ def _classify_into(item: StoredItem, *, bounce_code: str | None) -> None:
                 item[name] = value  # type: ignore[literal-required]
 
 
+# Cached: the records of one webhook (what CMC queued within a second or so) share a few `created` values.
+@lru_cache(maxsize=1024)
 def occurrence(created: str, tz: tzinfo) -> tuple[str, str]:
     """`created` (`YYYY-MM-DD HH:MM:SS` in the console's time zone) as ISO-8601 with its offset, and in
     UTC as the sort key writes it."""
-    local = datetime.strptime(created, "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz)
+    local = datetime.fromisoformat(created)
+    if local.tzinfo is None:  # as CMC writes it: in the console's zone
+        local = local.replace(tzinfo=tz)
     return local.isoformat(), local.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

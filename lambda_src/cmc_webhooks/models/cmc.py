@@ -18,9 +18,16 @@ DeliveryStatus = Literal["queued", "succeeded", "failed", "deferred"]
 # `created` as CMC writes it: local time in the console's time zone, no offset.
 CREATED_PATTERN = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
 Created = Annotated[str, StringConstraints(pattern=CREATED_PATTERN)]
-MessageId = Annotated[str, StringConstraints(min_length=3)]
-Address = Annotated[str, StringConstraints(min_length=1)]
 BounceCode = Annotated[str, StringConstraints(pattern=r"^\d{1,3}$")]
+# Every text field is bounded, generously for what CMC sends (a header line is at most 998 characters,
+# RFC 5322), so that an event's item always fits DynamoDB's 400 KB: each field is stored at most twice,
+# at most 4 bytes a character. A record over a bound is quarantined, with the field named.
+MessageId = Annotated[str, StringConstraints(min_length=3, max_length=998)]
+Address = Annotated[str, StringConstraints(min_length=1, max_length=998)]
+HeaderText = Annotated[str, StringConstraints(max_length=998)]
+Subject = Annotated[str, StringConstraints(max_length=10_000)]
+Reason = Annotated[str, StringConstraints(max_length=20_000)]
+IpAddress = Annotated[str, StringConstraints(max_length=64)]
 # CMC's names (event types, server compositions) are short words; anything longer is not CMC.
 MAX_NAME_CHARS = 128
 
@@ -54,18 +61,18 @@ class WebhookEnvelope(BaseModel):
 DeliveryRecord = TypedDict(
     "DeliveryRecord",
     {
-        "apiData": NotRequired[str],
+        "apiData": NotRequired[HeaderText],
         "created": Created,
-        "envelopeFrom": NotRequired[str],  # v1: the envelope sender, also the return path
+        "envelopeFrom": NotRequired[HeaderText],  # v1: the envelope sender, also the return path
         "envelopeTo": NotRequired[Address],  # v1 `to`
-        "from": NotRequired[str],  # v2: the header From
+        "from": NotRequired[HeaderText],  # v2: the header From
         "messageId": MessageId,
-        "reason": NotRequired[str],
-        "returnPath": NotRequired[str],
-        "senderIp": NotRequired[str],
-        "sourceIp": NotRequired[str],
+        "reason": NotRequired[Reason],
+        "returnPath": NotRequired[HeaderText],
+        "senderIp": NotRequired[IpAddress],
+        "sourceIp": NotRequired[IpAddress],
         "status": DeliveryStatus,
-        "subject": NotRequired[str],
+        "subject": NotRequired[Subject],
         "to": NotRequired[Address],
     },
 )
@@ -75,16 +82,16 @@ with_config(ConfigDict(extra="allow"))(DeliveryRecord)
 BounceRecord = TypedDict(
     "BounceRecord",
     {
-        "apiData": NotRequired[str],
+        "apiData": NotRequired[HeaderText],
         "created": Created,
-        "envelopeFrom": NotRequired[str],
+        "envelopeFrom": NotRequired[HeaderText],
         "envelopeTo": NotRequired[Address],
-        "from": NotRequired[str],
+        "from": NotRequired[HeaderText],
         "messageId": MessageId,
-        "reason": NotRequired[str],
-        "returnPath": NotRequired[str],
+        "reason": NotRequired[Reason],
+        "returnPath": NotRequired[HeaderText],
         "status": BounceCode,
-        "subject": NotRequired[str],
+        "subject": NotRequired[Subject],
         "to": NotRequired[Address],
     },
 )
