@@ -22,11 +22,12 @@ def main() -> None:
     with open(event_path, encoding="utf-8") as file:
         event = json.load(file)
     if mode == "handler":
+        from bench.handler import open_handler  # noqa: PLC0415
         from cmc_dev.lambda_context import LocalLambdaContext  # noqa: PLC0415
-        from cmc_webhooks.handlers.api import lambda_handler  # noqa: PLC0415
 
+        handler = open_handler()
         imported = time.perf_counter()
-        result = lambda_handler(event, LocalLambdaContext())
+        result = handler(event, LocalLambdaContext())
     elif mode == "floor":
         from bench.baselines import floor_handler  # noqa: PLC0415
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 
 from cmc_dev.backend import LocalBackend
@@ -19,14 +18,6 @@ POWERTOOLS = {
 }
 
 
-# The handler authenticates as deployed: credentials in a secret, Basic on every request.
-SECRET_NAME = "cmc-webhooks-bench-auth"
-USERNAME, PASSWORD = "cmc", "bench-password"
-AUTHORIZATION = "Basic " + base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode("ascii")
-
-
 def child_environment(backend: LocalBackend) -> dict[str, str]:
-    """This process's environment, pointed at the loopback backend, with the deployed Powertools settings
-    and the webhook's secret."""
-    secret = backend.create_webhook_secret(SECRET_NAME, {"username": USERNAME, "password": PASSWORD})
-    return {**os.environ, **backend.environment(), **secret, **POWERTOOLS}
+    """This process's environment, pointed at the loopback backend, with the deployed Powertools settings."""
+    return {**os.environ, **backend.environment(), **POWERTOOLS}

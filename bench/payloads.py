@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.environment import AUTHORIZATION
 from cmc_dev.gateway import rest_proxy_event
 from cmc_webhooks import contract
 
@@ -56,7 +55,7 @@ def webhook_event(records: int, *, tag: str) -> dict[str, Any]:
     return rest_proxy_event(
         method="POST",
         target=contract.WEBHOOK_PATH,
-        headers=[("Content-Type", "application/json"), ("Authorization", AUTHORIZATION)],
+        headers=[("Content-Type", "application/json")],
         body=webhook_body(records, tag=tag),
         source_ip="127.0.0.1",
     )

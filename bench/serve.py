@@ -24,9 +24,9 @@ def main() -> None:
 
     handler: Callable[[dict[str, Any], Any], dict[str, Any]]
     if mode == "handler":
-        from cmc_webhooks.handlers.api import lambda_handler  # noqa: PLC0415
+        from bench.handler import open_handler  # noqa: PLC0415
 
-        handler = lambda_handler
+        handler = open_handler()
     elif mode == "naive":
         from bench.baselines import naive_handler  # noqa: PLC0415
 

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.environment import AUTHORIZATION, child_environment
+from bench.environment import child_environment
 from bench.payloads import webhook_body
 from cmc_dev.backend import LocalBackend
 from cmc_webhooks import contract
@@ -56,8 +56,7 @@ class ThroughputResult:
 
 
 def _post(connection: http.client.HTTPConnection, body: bytes) -> None:
-    headers = {"Content-Type": "application/json", "Authorization": AUTHORIZATION}
-    connection.request("POST", contract.WEBHOOK_PATH, body=body, headers=headers)
+    connection.request("POST", contract.WEBHOOK_PATH, body=body, headers={"Content-Type": "application/json"})
     response = connection.getresponse()
     data = response.read()
     if response.status != 200:

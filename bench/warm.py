@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -81,11 +82,17 @@ def main() -> None:
     iterations, rounds, output = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
     meter = SdkMeter()
     meter.install()
+    from bench.handler import open_handler  # noqa: PLC0415
     from cmc_dev.lambda_context import LocalLambdaContext  # noqa: PLC0415
-    from cmc_webhooks.handlers.api import lambda_handler, make_handler  # noqa: PLC0415
-    from cmc_webhooks.wiring import api_dependencies  # noqa: PLC0415
+    from cmc_webhooks.dal.credentials import StaticCredentials  # noqa: PLC0415
+    from cmc_webhooks.handlers.api import make_handler  # noqa: PLC0415
+    from cmc_webhooks.logic.auth import CredentialSet  # noqa: PLC0415
+    from cmc_webhooks.settings import IngestSettings  # noqa: PLC0415
+    from cmc_webhooks.wiring import ApiDependencies  # noqa: PLC0415
 
-    def handle(event: dict[str, Any], records: int, handler: Any = lambda_handler) -> None:
+    stores = open_handler()
+
+    def handle(event: dict[str, Any], records: int, handler: Any = stores) -> None:
         result = handler(event, LocalLambdaContext())
         if result["statusCode"] != 200 or json.loads(result["body"])["written"] != records:
             raise RuntimeError(
@@ -101,7 +108,10 @@ def main() -> None:
 
     event = webhook_event(100, tag="cpu")
     text = event["body"]
-    keeps_nothing = make_handler(lambda: dataclasses.replace(api_dependencies(), store=NullStore()))
+    open_dependencies = ApiDependencies.from_settings(
+        IngestSettings.from_env(os.environ), credentials=StaticCredentials(CredentialSet())
+    )
+    keeps_nothing = make_handler(lambda: dataclasses.replace(open_dependencies, store=NullStore()))
     handle(event, 100, keeps_nothing)
     best_handler = best_json = float("inf")
     for _ in range(rounds):

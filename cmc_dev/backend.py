@@ -6,7 +6,6 @@ stack uses, so local and deployed tables have the same keys and index.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterator, MutableMapping
@@ -45,16 +44,6 @@ class LocalBackend:
             "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
             variable(IngestSettings, "table_name"): self.table_name,
         }
-
-    def create_webhook_secret(self, name: str, credentials: dict[str, str]) -> dict[str, str]:
-        """The webhook's credentials in a Secrets Manager secret, as the stack creates them (once per
-        name); the variable that tells the function to read it."""
-        client = self.client("secretsmanager")
-        try:
-            client.create_secret(Name=name, SecretString=json.dumps(credentials))
-        except client.exceptions.ResourceExistsException:
-            client.put_secret_value(SecretId=name, SecretString=json.dumps(credentials))
-        return {variable(IngestSettings, "auth_secret_name"): name}
 
     def dynamodb(self) -> DynamoDBClient:
         client: DynamoDBClient = self.client("dynamodb")
