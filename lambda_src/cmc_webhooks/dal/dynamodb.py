@@ -32,6 +32,10 @@ CLIENT_CONFIG = Config(
     connect_timeout=2,
     read_timeout=5,
     max_pool_connections=16,
+    # Our requests are built from typed items and DynamoDB validates them again; botocore's own check
+    # walks every attribute of every item: a third of the client's CPU for a BatchWriteItem of 25 items
+    # (16 ms against 11 ms per 100 items here), billed as the function's duration.
+    parameter_validation=False,
 )
 MAX_PARALLEL_BATCHES = 16
 UNPROCESSED_ATTEMPTS = 8

@@ -106,7 +106,8 @@ class Classification:
         }
 
 
-# Cached: the failures of one webhook mostly share a few replies (one provider, one outage).
+# Cached: the failures of one webhook mostly share a few replies (one provider, one outage); a third
+# of cpu_100_ratio in make bench.
 @functools.lru_cache(maxsize=1024)
 def classify(*, event_type: str, status: str, bounce_code: str | None, reason: str) -> Classification | None:
     """The classification of a bounce, failed or deferred delivery, or block; None for anything else."""
