@@ -6,14 +6,6 @@ import hashlib
 import json
 from typing import Any
 
-from cmc_webhooks import contract
-
-
-def fits_partition_key(value: str) -> bool:
-    """DynamoDB takes a partition key value of 1 to PARTITION_KEY_MAX_BYTES bytes of UTF-8."""
-    size = len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
-    return 0 < size <= contract.PARTITION_KEY_MAX_BYTES
-
 
 def normalize_message_id(message_id: str) -> str:
     """`<abc@example.com>` and `abc@example.com` are the same message."""

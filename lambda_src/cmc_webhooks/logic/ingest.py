@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cache, lru_cache
@@ -25,24 +24,18 @@ from cmc_webhooks.logic.classify import FAILURE_STATUSES, classify
 from cmc_webhooks.logic.identity import (
     canonical_json,
     content_id,
-    fits_partition_key,
     normalize_address,
     normalize_message_id,
 )
+from cmc_webhooks.logic.text import REPAIRED, has_lone_surrogate, without_lone_surrogates
 from cmc_webhooks.models.cmc import KNOWN_FIELDS, RECORD_TYPES, WebhookEnvelope
-from cmc_webhooks.models.store import StoredItem
+from cmc_webhooks.models.store import StoredItem, extra_problem, key_problem, size_problem
 
 BOUNCED = "bounced"
-# DynamoDB's item limit is 400 KB; leave room for its per-attribute overhead.
-ITEM_MAX_BYTES = 390_000
 # A quarantined record keeps at most this much of its JSON (4 bytes a character at most: it fits).
 QUARANTINE_RAW_CHARS = 90_000
 MAX_ERROR_CHARS = 2000
-# An event's unknown fields, as JSON, beside its bounded known ones (models/cmc.py): together under 390 KB.
-EXTRA_MAX_CHARS = 50_000
 MISSING_RECIPIENT = "to: Field required (data format v1: envelopeTo)"
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-REPAIRED = "lone surrogates replaced by U+FFFD"
 # Item attributes copied from a record's text fields when not empty: (attribute, CMC's field).
 _COMMON_TEXT = (("subject", "subject"), ("reason", "reason"), ("api_data", "apiData"))
 _TEXT_FIELDS = {
@@ -276,7 +269,7 @@ class _ItemBuilder:
         if bounce or status in FAILURE_STATUSES:
             _classify_into(item, bounce_code=item.get("bounce_code"))
         # The model bounds every known field, so that only the keys and the unknown fields can overflow.
-        if problem := _key_problem(item) or _extra_problem(item):
+        if problem := key_problem(item) or extra_problem(item):
             self.add_quarantine(batch, event_type, record, problem)
         else:
             self._add(batch, item)
@@ -308,7 +301,7 @@ class _ItemBuilder:
             item["recipient_key"] = normalize_address(item["recipient"])
         _classify_into(item, bounce_code=item.get("status"))
         # Unbounded: stored unless DynamoDB would refuse it, which would sink the whole request.
-        if problem := _key_problem(item) or _size_problem(item):
+        if problem := key_problem(item) or size_problem(item):
             self.add_quarantine(batch, event_type, record, problem)
         else:
             self._add(batch, item)
@@ -349,55 +342,6 @@ def _extra_fields(record: dict[str, Any], known: frozenset[str]) -> dict[str, An
     if "envelopeFrom" in record and "from" in record and "returnPath" in record:
         unused.add("envelopeFrom")
     return {name: record[name] for name in sorted(unused)} if unused else {}
-
-
-def has_lone_surrogate(value: Any) -> bool:
-    if isinstance(value, str):  # ASCII text holds none (and most of CMC's is ASCII)
-        return not value.isascii() and LONE_SURROGATE.search(value) is not None
-    if isinstance(value, dict):  # JSON's keys are text too
-        return has_lone_surrogate("".join(value)) or any(map(has_lone_surrogate, value.values()))
-    if isinstance(value, list):
-        return any(map(has_lone_surrogate, value))
-    return False
-
-
-def without_lone_surrogates(value: Any) -> Any:
-    """`value` with every lone UTF-16 surrogate (JSON's `\\ud800`, which no UTF-8 can hold) replaced by
-    U+FFFD: DynamoDB would refuse it, or store what no reader can read back."""
-    if isinstance(value, str):
-        return LONE_SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [without_lone_surrogates(item) for item in value]
-    if isinstance(value, dict):
-        return {without_lone_surrogates(key): without_lone_surrogates(item) for key, item in value.items()}
-    return value
-
-
-def _key_problem(item: StoredItem) -> str | None:
-    """What DynamoDB would refuse in the item's keys."""
-    if not fits_partition_key(item["message_id"]):
-        return f"messageId: longer than {contract.PARTITION_KEY_MAX_BYTES} bytes"
-    if "recipient_key" in item and not item["recipient_key"]:
-        return "to: empty once spaces are removed"
-    if "recipient_key" in item and not fits_partition_key(item["recipient_key"]):
-        return f"to: longer than {contract.PARTITION_KEY_MAX_BYTES} bytes"
-    return None
-
-
-def _extra_problem(item: StoredItem) -> str | None:
-    if len(item.get("extra", "")) > EXTRA_MAX_CHARS:
-        return f"record: its unknown fields are longer than {EXTRA_MAX_CHARS} characters as JSON"
-    return None
-
-
-def _size_problem(item: StoredItem) -> str | None:
-    """An item larger than DynamoDB takes: it counts the names, a string's UTF-8 bytes and at most 21
-    bytes for a number."""
-    texts = [value for value in item.values() if isinstance(value, str)]
-    size = sum(map(len, item)) + len("".join(texts).encode()) + 21 * (len(item) - len(texts))
-    if size > ITEM_MAX_BYTES:
-        return f"record: {size} bytes stored, more than the {ITEM_MAX_BYTES} an item can hold"
-    return None
 
 
 def _classify_into(item: StoredItem, *, bounce_code: str | None) -> None:

@@ -8,11 +8,11 @@ from typing import Protocol
 
 from cmc_webhooks import contract
 from cmc_webhooks.errors import MessageNotFound
-from cmc_webhooks.logic.identity import fits_partition_key, normalize_address, normalize_message_id
+from cmc_webhooks.logic.identity import normalize_address, normalize_message_id
 from cmc_webhooks.logic.status import current_statuses
 from cmc_webhooks.logic.suppression import SuppressionPolicy, suppression
 from cmc_webhooks.models.api import EventView, MessageHistory, RecipientHistory, RecipientStatus
-from cmc_webhooks.models.store import StoredItem, classification_of
+from cmc_webhooks.models.store import StoredItem, classification_of, fits_partition_key
 
 
 class EventReader(Protocol):

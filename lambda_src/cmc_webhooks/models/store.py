@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Literal, Required, TypedDict
 
+from cmc_webhooks import contract
+
 ItemKind = Literal["event", "quarantine"]
 
 
@@ -57,3 +59,42 @@ def classification_of(item: StoredItem) -> dict[str, str | None] | None:
     if "bounce_type" not in item:
         return None
     return {name: item.get(name) for name in CLASSIFICATION_ATTRIBUTES}  # type: ignore[misc]
+
+
+def fits_partition_key(value: str) -> bool:
+    """DynamoDB takes a partition key value of 1 to PARTITION_KEY_MAX_BYTES bytes of UTF-8."""
+    size = len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
+    return 0 < size <= contract.PARTITION_KEY_MAX_BYTES
+
+
+# What DynamoDB takes. An item is at most 400 KB; leave room for its per-attribute overhead.
+ITEM_MAX_BYTES = 390_000
+# An event's unknown fields, as JSON, beside its bounded known ones (models/cmc.py): together under 390 KB.
+EXTRA_MAX_CHARS = 50_000
+
+
+def key_problem(item: StoredItem) -> str | None:
+    """What DynamoDB would refuse in the item's keys."""
+    if not fits_partition_key(item["message_id"]):
+        return f"messageId: longer than {contract.PARTITION_KEY_MAX_BYTES} bytes"
+    if "recipient_key" in item and not item["recipient_key"]:
+        return "to: empty once spaces are removed"
+    if "recipient_key" in item and not fits_partition_key(item["recipient_key"]):
+        return f"to: longer than {contract.PARTITION_KEY_MAX_BYTES} bytes"
+    return None
+
+
+def extra_problem(item: StoredItem) -> str | None:
+    if len(item.get("extra", "")) > EXTRA_MAX_CHARS:
+        return f"record: its unknown fields are longer than {EXTRA_MAX_CHARS} characters as JSON"
+    return None
+
+
+def size_problem(item: StoredItem) -> str | None:
+    """An item larger than DynamoDB takes: it counts the names, a string's UTF-8 bytes and at most 21
+    bytes for a number."""
+    texts = [value for value in item.values() if isinstance(value, str)]
+    size = sum(map(len, item)) + len("".join(texts).encode()) + 21 * (len(item) - len(texts))
+    if size > ITEM_MAX_BYTES:
+        return f"record: {size} bytes stored, more than the {ITEM_MAX_BYTES} an item can hold"
+    return None
