@@ -35,8 +35,6 @@ from cmc_webhooks.models.api import ErrorBody, IngestSummary, MessageHistory, Re
 from cmc_webhooks.wiring import ApiDependencies, api_dependencies
 
 Metric = contract.Metric
-# The sender names the event type: a bounded length of it goes into metrics and logs.
-MAX_LOGGED_EVENT_TYPE = 64
 HTTP_STATUS: dict[type[errors.WebhookError], HTTPStatus] = {
     errors.InvalidEnvelope: HTTPStatus.BAD_REQUEST,
     errors.Unauthorized: HTTPStatus.UNAUTHORIZED,
@@ -99,7 +97,7 @@ def receive() -> dict[str, int]:
         max_body_bytes=deps.settings.max_body_bytes,
         received_at=datetime.now(UTC),
     )
-    event_type = batch.event_type[:MAX_LOGGED_EVENT_TYPE]
+    event_type = batch.event_type  # the sender's, bounded by the envelope model
     counts = {
         Metric.RECORDS_RECEIVED: batch.received,
         Metric.RECORDS_WRITTEN: batch.written,
