@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -92,23 +90,12 @@ content_types = st.sampled_from(
 )
 
 
-def post(base_url: str, body: bytes, content_type: str | None) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(base_url + contract.WEBHOOK_PATH, data=body, method="POST")
-    if content_type:
-        request.add_header("Content-Type", content_type)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 @settings(max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck))
 @given(body=bodies, content_type=content_types)
 def test_raw_bodies_get_json_answers_and_no_partial_writes(
     live: Live, body: bytes, content_type: str | None
 ) -> None:
-    status, payload = post(live.base_url, body, content_type)
+    status, payload = live.server.request("POST", contract.WEBHOOK_PATH, body, content_type or "")
     stored = live.new_items()
 
     assert status in {200} | ERROR_STATUSES, payload
