@@ -31,6 +31,7 @@ local: $(STAMP)
 
 ## The whole gate, as CI runs it.
 test: lint $(STAMP)
+	@command -v java >/dev/null || echo "NOTE: no java on PATH: the integration tests' runs on AWS's DynamoDB Local are skipped (moto only)."
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory runtime-3.13
 

@@ -14,10 +14,13 @@ from urllib.parse import quote
 import pytest
 
 from cmc_dev.backend import LocalBackend, create_event_table, running_backend
+from cmc_dev.dynamodb_local import missing as dynamodb_local_missing
+from cmc_dev.dynamodb_local import running_dynamodb_local
 from cmc_dev.gateway import rest_proxy_event
 from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_webhooks import contract
 from cmc_webhooks.dal.credentials import StaticCredentials
+from cmc_webhooks.dal.dynamodb import DynamoDBEventStore
 from cmc_webhooks.handlers import api
 from cmc_webhooks.logic.auth import CredentialSet
 from cmc_webhooks.settings import IngestSettings
@@ -109,13 +112,38 @@ class Api:
         return [item for page in pages for item in page["Items"]]
 
 
-@pytest.fixture
-def api_client(backend: LocalBackend) -> Api:
-    """A fresh table per test, and the function's dependencies built for it; open, as the dev server
-    chooses to run (tests/integration/test_auth.py covers the credentials)."""
+def api_on(backend: LocalBackend) -> Api:
+    """A fresh table in this backend, and the function's dependencies built for it; open, as the dev
+    server chooses to run (tests/integration/test_auth.py covers the credentials)."""
     table_name = f"events-{uuid.uuid4().hex[:12]}"
     create_event_table(backend.dynamodb(), table_name)
     settings = IngestSettings.from_env({**os.environ, "CMC_TABLE_NAME": table_name})
     open_endpoint = StaticCredentials(CredentialSet())
     dependencies = ApiDependencies.from_settings(settings, credentials=open_endpoint)
-    return Api(table_name=table_name, backend=backend, dependencies=dependencies)
+    store = DynamoDBEventStore(table_name, client=backend.dynamodb())
+    return Api(table_name=table_name, backend=backend, dependencies=replace(dependencies, store=store))
+
+
+@pytest.fixture
+def api_client(backend: LocalBackend) -> Api:
+    return api_on(backend)
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local() -> Iterator[LocalBackend]:
+    """AWS's DynamoDB Local (DynamoDB only: every other service stays moto's). Skipped, with the
+    reason in the test summary, where Java or the jar is missing."""
+    if reason := dynamodb_local_missing():
+        pytest.skip(f"DynamoDB Local not run: {reason}")
+    with running_dynamodb_local() as endpoint:
+        yield LocalBackend(endpoint_url=endpoint, table_name="")
+
+
+# The backends the DynamoDB tests run on: moto, and AWS's own DynamoDB Local. Where they disagree, AWS's
+# behaviour wins, and the test says so.
+DYNAMODB_BACKENDS = ["moto", "dynamodb-local"]
+
+
+def api_for(request: pytest.FixtureRequest) -> Api:
+    name = request.param
+    return api_on(request.getfixturevalue("backend" if name == "moto" else "dynamodb_local"))

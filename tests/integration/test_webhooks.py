@@ -15,11 +15,17 @@ from cmc_webhooks.dal.dynamodb import DynamoDBEventStore
 from cmc_webhooks.errors import StorageUnavailable
 from cmc_webhooks.handlers import api
 from tests.conftest import SEED_FIXTURES, load_fixture
-from tests.integration.conftest import Api
+from tests.integration.conftest import DYNAMODB_BACKENDS, Api, api_for
 
 WEBHOOK = contract.WEBHOOK_PATH
 SEED_MESSAGE = "031a32d4-06cd-b1ae-9526-011c0b9f1296@example.com"
 FAILED_MESSAGE = "9e7e564c-ac83-8cd8-2cb4-b9ff2a9f168d@example.com"
+
+
+@pytest.fixture(params=DYNAMODB_BACKENDS)
+def api_client(request: pytest.FixtureRequest) -> Api:
+    """These tests run against moto and against AWS's DynamoDB Local."""
+    return api_for(request)
 
 
 def as_form(document: dict[str, Any]) -> str:
@@ -413,3 +419,32 @@ def test_recipient_suppression_after_sequences(
     assert len(view["events"]) == len(sequence)
     bounces = [e for e in view["events"] if e["event_type"] == "bounces"]
     assert all(e["classification"]["bounce_type"] in {"hard", "soft"} for e in bounces)
+
+
+def test_hostile_records_cost_nothing_beside_them_and_everything_stored_reads_back(api_client: Api) -> None:
+    # Given a webhook whose records hold what JSON allows and UTF-8 or DynamoDB does not.
+    template = load_fixture("seed_deliveries_queued")["event"]["deliveries"][0]
+    records = [
+        dict(template, messageId="<plain@example.com>"),
+        dict(template, messageId="<surrogate@example.com>", subject="bad \ud800 text", **{"x\udfff": "y"}),
+        dict(template, messageId="<year-one@example.com>", created="0001-01-01 00:00:00"),
+        dict(template, messageId="<huge@example.com>", reason="x" * 300_000),
+        dict(template, messageId="<" + "m" * 3000 + "@example.com>"),
+    ]
+    body = json.dumps(
+        {"event_type": "deliveries", "event": {"deliveries": records}}
+    )  # escapes, as JSON allows
+
+    # When it is posted.
+    reply = api_client.call("POST", WEBHOOK, body, "application/json")
+
+    # Then the good records are stored, the others quarantined, and every lookup answers strict JSON.
+    assert reply.status == 200, reply.body
+    assert (reply.body["written"], reply.body["quarantined"]) == (2, 3)
+    repaired = api_client.lookup("<surrogate@example.com>")
+    assert repaired.status == 200
+    [event] = repaired.body["events"]
+    assert event["subject"] == "bad \ufffd text"
+    assert event["extra_fields"] == {"x\ufffd": "y"}
+    assert api_client.lookup("<plain@example.com>").status == 200
+    assert len(api_client.items()) == 5
