@@ -104,6 +104,18 @@ infra-tests: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench $(if $(BENCH_JSON),--json $(BENCH_JSON))
 
+.PHONY: mutation
+## Mutation testing of the status and suppression rules against their unit tests (docs/reliability.md): a
+## copy of the package and the tests in .mutation/ (mutmut names a mutant by its file's path, which must be
+## the module's import name), then the score and every surviving mutant. Under a minute; not part of `test`.
+mutation: $(STAMP)
+	rm -rf .mutation && mkdir .mutation
+	cp -R lambda_src/cmc_webhooks tests pyproject.toml .mutation/
+	cd .mutation && ../$(PY) -m mutmut run && ../$(PY) -m mutmut export-cicd-stats >/dev/null
+	@$(PY) -c 'import json; print("mutation score: {killed}/{total} killed, {survived} survived".format( \
+		**json.load(open(".mutation/mutants/mutmut-cicd-stats.json"))))'
+	cd .mutation && ../$(PY) -m mutmut results
+
 .PHONY: reliability
 ## Load and fault runs on loopback with the real handlers (docs/reliability.md); a few minutes each.
 reliability: $(STAMP)

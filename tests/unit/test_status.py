@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -86,3 +86,31 @@ def test_an_event_type_we_do_not_model_never_changes_the_status(event_type: str)
     unmodelled = event("bounced", "14:03:09", event_type=event_type)
     unmodelled_success = event("succeeded", "14:03:10", event_type=event_type)
     assert status_of(queued, unmodelled, unmodelled_success) == "queued"
+
+
+def without(item: StoredItem, field: str) -> StoredItem:
+    return cast(StoredItem, {name: value for name, value in item.items() if name != field})
+
+
+@pytest.mark.parametrize(
+    "unreadable",
+    [
+        pytest.param(event("expired", "15:00:00"), id="status-not-modelled"),
+        pytest.param(without(event("failed", "15:00:00"), "status"), id="no-status"),
+        pytest.param(without(event("failed", "15:00:00"), "occurred_at"), id="no-time"),
+        pytest.param(without(event("failed", "15:00:00"), "recipient_key"), id="no-recipient"),
+    ],
+)
+def test_given_a_record_without_a_readable_status_first_then_the_records_after_it_still_decide(
+    unreadable: StoredItem,
+) -> None:
+    statuses = current_statuses([unreadable, event("queued", "14:03:06"), event("succeeded", "14:03:09")])
+
+    assert {key: item["status"] for key, item in statuses.items()} == {"user@example.jp": "succeeded"}
+
+
+def test_given_records_tied_on_status_and_second_then_the_first_stored_keeps_deciding() -> None:
+    first = event("succeeded", "14:03:09", event_id="first")
+    repeat = event("succeeded", "14:03:09", event_id="repeat")
+
+    assert current_statuses([first, repeat])["user@example.jp"]["event_id"] == "first"

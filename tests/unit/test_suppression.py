@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from cmc_webhooks.logic.lookup import recipient_history
 from cmc_webhooks.logic.suppression import SuppressionPolicy, suppression
@@ -46,6 +46,10 @@ def event(day: int, kind: str, message: str = "m1", **extra: Any) -> StoredItem:
     }[kind]
     item.update({**fields, **extra})  # type: ignore[typeddict-item]
     return item
+
+
+def without(item: StoredItem, *fields: str) -> StoredItem:
+    return cast(StoredItem, {name: value for name, value in item.items() if name not in fields})
 
 
 def verdict(*events: StoredItem) -> tuple[bool, str | None, str | None]:
@@ -154,3 +158,35 @@ def test_a_succeeded_or_failed_status_of_an_unmodelled_event_type_neither_clears
         event(day, "soft", message=f"f{day}", event_type="Deliveries", status="failed") for day in (1, 2, 3)
     ]
     assert verdict(*failures)[0] is False
+
+
+def test_given_a_hard_failed_delivery_with_no_bounce_record_then_it_suppresses_at_once() -> None:
+    failed = event(1, "hard", event_type="deliveries", status="failed")
+    assert verdict(failed) == (True, "hard_bounce:user_unknown", "2026-01-01T09:00:00+09:00")
+
+
+def test_given_soft_failed_deliveries_of_three_messages_within_the_window_then_they_suppress() -> None:
+    failures = [
+        event(day, "soft", message=f"m{day}", event_type="deliveries", status="failed") for day in (1, 2, 3)
+    ]
+    assert verdict(*failures) == (True, "soft_bounces:3_in_7_days", "2026-01-03T09:00:00+09:00")
+
+
+def test_given_a_soft_bounce_exactly_one_window_old_then_it_still_counts() -> None:
+    soft = [event(day, "soft", message=f"m{day}") for day in (1, 4, 8)]  # day 8 is 7 days after day 1
+    assert verdict(*soft) == (True, "soft_bounces:3_in_7_days", "2026-01-08T09:00:00+09:00")
+
+
+def test_given_a_record_without_a_time_then_the_records_after_it_still_count() -> None:
+    timeless = without(event(1, "success"), "occurred_at")
+    assert verdict(timeless, event(2, "hard"))[:2] == (True, "hard_bounce:user_unknown")
+
+
+def test_given_a_block_record_without_a_classification_then_it_still_suppresses_as_blocked() -> None:
+    unclassified = without(event(1, "blocked"), "bounce_type", "bounce_category")
+    assert verdict(unclassified, event(2, "success")) == (True, "blocked", "2026-01-01T09:00:00+09:00")
+
+
+def test_given_a_hard_bounce_without_a_category_then_the_reason_says_other() -> None:
+    uncategorised = without(event(1, "hard"), "bounce_category")
+    assert verdict(uncategorised)[:2] == (True, "hard_bounce:other")
