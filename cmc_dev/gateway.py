@@ -7,7 +7,49 @@ import time
 import uuid
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
+
+from cmc_webhooks import contract
+
+# The API's resources, as the stack declares them.
+RESOURCES = (contract.WEBHOOK_PATH, contract.MESSAGE_LOOKUP_PATH, contract.RECIPIENT_LOOKUP_PATH)
+
+
+def match_resource(path: str) -> tuple[str, dict[str, str]] | None:
+    """The resource a raw (still percent-encoded) path falls on, and its path parameters as sent."""
+    segments = path.split("/")
+    for template in RESOURCES:
+        parts = template.split("/")
+        if len(parts) != len(segments):
+            continue
+        parameters: dict[str, str] = {}
+        for part, segment in zip(parts, segments, strict=True):
+            if part.startswith("{") and part.endswith("}") and segment:
+                parameters[part[1:-1]] = segment
+            elif part != segment:
+                break
+        else:
+            return template, parameters
+    return None
+
+
+def is_binary(content_type: str | None, binary_media_types: Iterable[str]) -> bool:
+    """Whether API Gateway treats a body of this Content-Type as binary (`type/*` and `*/*` match too)."""
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    kind = media_type.split("/")[0]
+    return any(
+        pattern in (media_type, f"{kind}/*", "*/*") for pattern in (t.lower() for t in binary_media_types)
+    )
+
+
+def proxy_body(body: bytes, content_type: str | None) -> tuple[str | None, bool]:
+    """The event's body and isBase64Encoded: base64 for the API's binary media types; any other body
+    is text, read as UTF-8 with every invalid sequence replaced by U+FFFD, as API Gateway hands it on."""
+    if not body:
+        return None, False
+    if is_binary(content_type, contract.BINARY_MEDIA_TYPES):
+        return base64.b64encode(body).decode("ascii"), True
+    return body.decode("utf-8", errors="replace"), False
 
 
 def rest_proxy_event(
@@ -18,26 +60,25 @@ def rest_proxy_event(
     multi_headers: dict[str, list[str]] = {}
     for name, value in header_pairs:
         multi_headers.setdefault(name, []).append(value)
-    query = parse_qs(url.query, keep_blank_values=True)
-    try:
-        text: str | None = body.decode("utf-8") if body else None
-        is_base64 = False
-    except UnicodeDecodeError:
-        text, is_base64 = base64.b64encode(body).decode("ascii"), True
-    path = unquote(url.path)  # API Gateway hands the function a decoded path
+    query = parse_qs(url.query, keep_blank_values=True)  # query parameters arrive decoded
+    content_type = next((value for name, value in header_pairs if name.lower() == "content-type"), None)
+    text, is_base64 = proxy_body(body, content_type)
+    # The path and the path parameters arrive as the client sent them, still percent-encoded.
+    path = url.path
+    resource, parameters = match_resource(path) or (path, {})
     request_id = str(uuid.uuid4())
     return {
-        "resource": path,
+        "resource": resource,
         "path": path,
         "httpMethod": method,
         "headers": {name: values[-1] for name, values in multi_headers.items()},
         "multiValueHeaders": multi_headers,
         "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
         "multiValueQueryStringParameters": query or None,
-        "pathParameters": None,
+        "pathParameters": parameters or None,
         "stageVariables": None,
         "requestContext": {
-            "resourcePath": path,
+            "resourcePath": resource,
             "httpMethod": method,
             "path": f"/local{path}",
             "stage": "local",

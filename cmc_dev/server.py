@@ -15,15 +15,17 @@ import sys
 import threading
 from collections.abc import Callable, Mapping, MutableMapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
 from cmc_dev.backend import LocalBackend, running_backend
 from cmc_dev.environment import invalid_setting
 from cmc_dev.fanout import running_fanout
-from cmc_dev.gateway import response_parts, rest_proxy_event
+from cmc_dev.gateway import match_resource, response_parts, rest_proxy_event
 from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_webhooks import contract
 from cmc_webhooks.dal.credentials import StaticCredentials
@@ -60,6 +62,49 @@ def local_defaults(env: MutableMapping[str, str]) -> None:
     env.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
 
 
+class BadFraming(Exception):
+    """A request whose body cannot be delimited: answered 400 and the connection closed."""
+
+
+def read_chunked(rfile: BufferedIOBase, limit: int) -> bytes | None:
+    """A `Transfer-Encoding: chunked` body (RFC 9112, section 7.1); None once it passes `limit` bytes."""
+    body = bytearray()
+    while True:
+        size_line = rfile.readline(1026).split(b";")[0].strip()  # a chunk size, then any extensions
+        if not size_line or size_line.strip(b"0123456789abcdefABCDEF"):
+            raise BadFraming("a chunk size is not a hexadecimal number")
+        size = int(size_line, 16)
+        if size == 0:
+            break
+        if len(body) + size > limit:
+            return None
+        chunk = rfile.read(size)
+        if len(chunk) != size or rfile.readline(3) not in (b"\r\n", b"\n"):
+            raise BadFraming("a chunk ends before its size or without CRLF")
+        body += chunk
+    for _ in range(100):  # trailer fields, up to the empty line
+        if rfile.readline(8192) in (b"\r\n", b"\n", b""):
+            return bytes(body)
+    raise BadFraming("too many trailer fields")
+
+
+def content_length(values: list[str]) -> int:
+    """The one Content-Length of a request (0 without one); BadFraming unless it is one decimal number."""
+    distinct = {value.strip() for value in values}
+    if len(distinct) > 1:
+        raise BadFraming("conflicting Content-Length headers")
+    text = distinct.pop() if distinct else "0"
+    if not (text.isascii() and text.isdigit()):
+        raise BadFraming("Content-Length is not a non-negative decimal number")
+    return int(text)
+
+
+def route_of(target: str) -> str:
+    """What the access log says of a request target: its resource template, never a path parameter."""
+    matched = match_resource(urlsplit(target).path)
+    return matched[0] if matched else "(no route)"
+
+
 def make_http_server(
     host: str, port: int, handler: Handler, *, access_log: bool = True
 ) -> ThreadingHTTPServer:
@@ -69,13 +114,30 @@ def make_http_server(
 
     class ProxyRequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = 60  # seconds a connection may stall (a body shorter than its length): then closed
+
+        def _body(self) -> bytes | None:
+            """The request's body; None if it is over API Gateway's payload limit."""
+            encoding = self.headers.get_all("Transfer-Encoding") or []
+            lengths = self.headers.get_all("Content-Length") or []
+            if encoding:
+                if lengths or ",".join(encoding).strip().lower() != "chunked":
+                    raise BadFraming("only Transfer-Encoding: chunked is read, without a Content-Length")
+                return read_chunked(self.rfile, MAX_BODY_BYTES)
+            length = content_length(lengths)
+            if length > MAX_BODY_BYTES:
+                return None
+            return self.rfile.read(length) if length else b""
 
         def _proxy(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY_BYTES:
-                self._reply(413, [("Content-Type", "application/json")], b'{"error":"payload_too_large"}')
+            try:
+                body = self._body()
+            except BadFraming as error:  # where this body ends is unknown
+                self._refuse(400, "bad_request", str(error))
                 return
-            body = self.rfile.read(length) if length else b""
+            if body is None:
+                self._refuse(413, "payload_too_large", f"the body is over {MAX_BODY_BYTES} bytes")
+                return
             event = rest_proxy_event(
                 method=self.command,
                 target=self.path,
@@ -88,12 +150,20 @@ def make_http_server(
             status, headers, data = response_parts(result)
             self._reply(status, headers, data)
 
+        def _refuse(self, status: int, code: str, message: str) -> None:
+            """A JSON error, and the connection closed: the rest of the body is never read."""
+            self.close_connection = True
+            body = json.dumps({"error": code, "message": message}).encode()
+            self._reply(status, [("Content-Type", "application/json")], body)
+
         def _reply(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
             self.send_response(status)
             for name, value in headers:
                 if name.lower() != "content-length":
                     self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(data)
 
@@ -103,14 +173,17 @@ def make_http_server(
                 return self._proxy
             raise AttributeError(name)
 
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            # Method, resource template and status only: paths hold message ids and addresses.
+            if access_log:
+                method = self.command or "-"
+                route = route_of(self.path) if self.command else "(no route)"
+                sys.stderr.write(f"local-http {method} {route} {int(code)}\n")
+
         def log_message(self, format: str, *args: Any) -> None:
-            # Method, route and status only: lookup paths hold ids and addresses.
-            if not access_log:
-                return
-            route = "/".join(self.path.split("?")[0].split("/")[:2])
-            sys.stderr.write(
-                f"local-http {self.command} {route}{'/…' if self.path.count('/') > 1 else ''} {args[1]}\n"
-            )
+            # http.server's own error lines quote the request line (ids, addresses): left out; the
+            # answer's status is logged by log_request.
+            return
 
     server = ThreadingHTTPServer((host, port), ProxyRequestHandler)
     server.daemon_threads = True

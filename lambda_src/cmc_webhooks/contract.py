@@ -70,6 +70,9 @@ class Metric:
 WEBHOOK_PATH: Final = "/webhooks/events"
 MESSAGE_LOOKUP_PATH: Final = "/messages/{message_id}"
 RECIPIENT_LOOKUP_PATH: Final = "/recipients/{address}"
+# Request Content-Types API Gateway hands the function base64-encoded; every other body arrives as
+# UTF-8 text, invalid bytes replaced by U+FFFD. None: CMC posts text (JSON or form-encoded).
+BINARY_MEDIA_TYPES: Final[tuple[str, ...]] = ()
 
 # --- EventBridge fan-out ----------------------------------------------------------------
 DEFAULT_EVENT_SOURCE: Final = "customers-mail-cloud"

@@ -35,6 +35,7 @@ from cmc_webhooks.models.api import ErrorBody, IngestSummary, MessageHistory, Re
 from cmc_webhooks.wiring import ApiDependencies, api_dependencies
 
 Metric = contract.Metric
+CMC_EVENT_TYPES = frozenset(kind.event_type for kind in contract.PUBLISHABLE_KINDS.values())
 HTTP_STATUS: dict[type[errors.WebhookError], HTTPStatus] = {
     errors.InvalidEnvelope: HTTPStatus.BAD_REQUEST,
     errors.Unauthorized: HTTPStatus.UNAUTHORIZED,
@@ -97,7 +98,8 @@ def receive() -> dict[str, int]:
         max_body_bytes=deps.settings.max_body_bytes,
         received_at=datetime.now(UTC),
     )
-    event_type = batch.event_type  # the sender's, bounded by the envelope model
+    # The sender's event type, logged only when it is one CMC sends: any other text could be anything.
+    event_type = batch.event_type if batch.event_type in CMC_EVENT_TYPES else "other"
     counts = {
         Metric.RECORDS_RECEIVED: batch.received,
         Metric.RECORDS_WRITTEN: batch.written,
@@ -124,6 +126,7 @@ def receive() -> dict[str, int]:
     responses=_responses(MessageHistory, HTTPStatus.NOT_FOUND, HTTPStatus.SERVICE_UNAVAILABLE),
 )
 def get_message(message_id: str) -> dict[str, Any]:
+    # API Gateway passes a path parameter as the client sent it, percent-encoded: decoded once, here.
     history = lookup_message(dependencies().store, unquote(message_id))
     metrics.add_metric(name=Metric.MESSAGE_LOOKUPS, unit=MetricUnit.Count, value=1)
     return history.model_dump()
