@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The CDK app: one stack per stage, settings from cdk.json, cdk-nag on every synth.
+"""The CDK app: one stack per stage, settings from cdk.json, cdk-nag and the guard rails on every synth.
 
 npx cdk synth                 # the dev stage
 npx cdk synth -c stage=prod   # the prod stage
@@ -13,6 +13,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from cmc_webhooks import contract
+from infra.guard_rails import guard_rails
 from infra.settings import SettingsError, load_settings
 from infra.stack import CmcWebhooksStack
 
@@ -30,7 +31,10 @@ def build_app(app: cdk.App) -> CmcWebhooksStack:
     cdk.Tags.of(stack).add("stage", settings.stage)
     # cdk-nag 3 is a validation plugin: any unacknowledged finding fails the synth. Acknowledgments
     # (with their reasons) are also written into the template's resource metadata for audit.
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True))
+    # AWS Control Tower's proactive controls (infra/guard_rails.py): the same rule, the same way.
+    cdk.Validations.of(app).add_plugins(
+        AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True), guard_rails()
+    )
     return stack
 
 

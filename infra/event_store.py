@@ -5,21 +5,34 @@ from __future__ import annotations
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from cmc_webhooks import contract
 
 
 class EventStore(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, removal_policy: RemovalPolicy) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        removal_policy: RemovalPolicy,
+        encryption_key: kms.IKey | None = None,
+    ) -> None:
+        """`encryption_key` encrypts the table and its stream (None: DynamoDB's AWS managed key)."""
         super().__init__(scope, construct_id)
+        self.encryption_key = encryption_key
         self.table = dynamodb.Table(
             self,
             "Table",
             partition_key=dynamodb.Attribute(name=contract.PARTITION_KEY, type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name=contract.SORT_KEY, type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED
+            if encryption_key is None
+            else dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=encryption_key,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
@@ -42,7 +55,8 @@ class EventStore(Construct):
 
     def grant_batch_write_and_query(self, grantee: iam.IGrantable) -> iam.Grant:
         """Exactly what the ingest/lookup function calls: BatchWriteItem and Query on the table, Query on
-        the recipient index. Encryption uses the AWS managed key, so no KMS grant is needed."""
+        the recipient index; with a customer-managed key, the key's use for reading and writing the table
+        (the AWS managed key needs no grant)."""
         on_table = iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["dynamodb:BatchWriteItem", "dynamodb:Query"],
@@ -53,4 +67,12 @@ class EventStore(Construct):
             actions=["dynamodb:Query"],
             resource_arns=[f"{self.table.table_arn}/index/{contract.RECIPIENT_INDEX}"],
         )
-        return on_table.combine(on_index)
+        grant = on_table.combine(on_index)
+        if self.encryption_key is not None:
+            # What CDK's own table read and write grants give on the key, without its wildcards.
+            grant = grant.combine(
+                self.encryption_key.grant(
+                    grantee, "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"
+                )
+            )
+        return grant

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from cmc_webhooks.settings import IngestSettings
@@ -36,6 +37,7 @@ class IngestFunction(PowertoolsFunction):
         settings: StageSettings,
         table_name: str,
         auth_secret_id: str,
+        encryption_key: kms.IKey | None = None,
     ) -> None:
         names = IngestSettings.model_fields
         super().__init__(
@@ -52,4 +54,5 @@ class IngestFunction(PowertoolsFunction):
                 str(names["auth_secret_name"].alias): auth_secret_id,
             },
             settings=settings,
+            encryption_key=encryption_key,
         )

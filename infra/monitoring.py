@@ -23,6 +23,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cmc_webhooks import contract
+from infra.data_key import limit_grants_to_aws_services
 
 PERIOD = Duration.minutes(5)
 # The publisher lags this far behind the table's stream: its batches keep failing, or it is throttled.
@@ -153,6 +154,7 @@ class Monitoring(Construct):
             removal_policy=RemovalPolicy.DESTROY,
             pending_window=Duration.days(7),
         )
+        limit_grants_to_aws_services(key)
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],

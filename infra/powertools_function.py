@@ -14,13 +14,15 @@ from collections.abc import Mapping
 
 from aws_cdk import Acknowledgment, CfnResource, Duration, Validations
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from cmc_webhooks import contract
 from infra.asset_build import ASSET_DIR, ASSET_EXCLUDE
+from infra.guard_rails import LAMBDA_IN_VPC, acknowledge
+from infra.log_groups import log_group
 from infra.settings import StageSettings
 
 # Python 3.13: the Python the runtime tests also run on (`make test`, target runtime-3.13). AWS also
@@ -54,14 +56,20 @@ class PowertoolsFunction(Construct):
         timeout: Duration,
         environment: Mapping[str, str],
         settings: StageSettings,
+        encryption_key: kms.IKey | None = None,
         extra_wildcard_reason: str = "",
     ) -> None:
-        """`settings` gives the log level, the log retention, the removal policy and the Powertools release.
+        """`settings` gives the log level, the log retention, the removal policy and the Powertools release;
+        `encryption_key` encrypts the log group (None: CloudWatch Logs' own encryption).
         `extra_wildcard_reason` explains any further `Resource: *` a grant adds to this role (cdk-nag
         IAM5 is acknowledged once per role, so every reason for it belongs in that one acknowledgment)."""
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
-            self, "LogGroup", retention=settings.log_retention_days, removal_policy=settings.removal_policy
+        self.log_group = log_group(
+            self,
+            "LogGroup",
+            retention=settings.log_retention_days,
+            removal_policy=settings.removal_policy,
+            encryption_key=encryption_key,
         )
         # Its own role: the function's grants land on it alone.
         self.role = iam.Role(
@@ -109,6 +117,13 @@ class PowertoolsFunction(Construct):
                 reason=f"The {self.node.id} function stays on Python 3.13, the version the runtime's unit "
                 "and integration tests run on (make test, runtime-3.13), until both move to 3.14 together",
             )
+        )
+        acknowledge(
+            self.function,
+            LAMBDA_IN_VPC,
+            f"The {self.node.id} function calls only AWS APIs (DynamoDB, Secrets Manager, EventBridge) and "
+            "reaches no private resource; inside a VPC it would need a NAT gateway or an interface endpoint "
+            "per service, at a monthly cost, for no access it lacks now",
         )
         # CDK adds an explicit DependsOn on the role that the Role's GetAtt already implies; cfn-lint
         # warns about it (W3005). Ignored on this resource only, since CDK itself generates it.

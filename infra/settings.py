@@ -196,6 +196,9 @@ class StageSettings(IngestTunables, PublishTunables):
     throttling_burst_limit: int = Field(ge=1)
     # True: RETAIN the table, log groups and queues, and turn on DynamoDB deletion protection.
     retain_data: bool
+    # True: the table (and its stream), the log groups and the queues are encrypted with one customer-managed
+    # KMS key of the stack, rotated yearly; False: with AWS managed or service-owned keys.
+    customer_managed_key: bool = False
     # The Powertools layer release (AWS's public SSM parameter): the version the tests run against.
     powertools_layer_version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
     # Days the bus's archive keeps every published event for replay.

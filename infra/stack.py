@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from infra.data_key import DataKey
 from infra.event_bus import EventBus
 from infra.event_store import EventStore
 from infra.ingest_function import IngestFunction
@@ -28,7 +29,13 @@ class CmcWebhooksStack(Stack):
         self, scope: Construct, construct_id: str, *, settings: StageSettings, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        store = EventStore(self, "EventStore", removal_policy=settings.removal_policy)
+        # None: the AWS managed or service-owned keys of each service.
+        key = (
+            DataKey(self, "DataKey", removal_policy=settings.removal_policy).key
+            if settings.customer_managed_key
+            else None
+        )
+        store = EventStore(self, "EventStore", removal_policy=settings.removal_policy, encryption_key=key)
         auth = WebhookAuth(self, "WebhookAuth")
         ingest = IngestFunction(
             self,
@@ -36,6 +43,7 @@ class CmcWebhooksStack(Stack):
             settings=settings,
             table_name=store.table.table_name,
             auth_secret_id=auth.secret_id,
+            encryption_key=key,
         )
         store.grant_batch_write_and_query(ingest.function)
         auth.grant_read(ingest.function)
@@ -50,6 +58,7 @@ class CmcWebhooksStack(Stack):
             removal_policy=settings.removal_policy,
             allowed_source_cidrs=[str(network) for network in settings.allowed_source_cidrs],
             waf_rate_limit_per_5min=settings.waf_rate_limit_per_5min,
+            log_encryption_key=key,
         )
 
         bus = EventBus(
@@ -58,13 +67,16 @@ class CmcWebhooksStack(Stack):
             source=settings.event_source,
             archive_retention_days=settings.archive_retention_days,
         )
-        publisher = StreamPublisher(self, "Publisher", settings=settings, table=store.table, bus=bus.bus)
+        publisher = StreamPublisher(
+            self, "Publisher", settings=settings, table=store.table, bus=bus.bus, encryption_key=key
+        )
         subscribers = Subscribers(
             self,
             "Subscribers",
             bus=bus.bus,
             source=settings.event_source,
             removal_policy=settings.removal_policy,
+            encryption_key=key,
         )
         for subscriber_settings in settings.subscribers:
             subscribers.add(subscriber_settings)
@@ -158,6 +170,14 @@ class CmcWebhooksStack(Stack):
                 f"{output_id(name)}SubscriberDeadLetterQueueUrl",
                 value=subscriber.dead_letter_queue.queue_url,
                 description=f"Events the {name} subscriber did not get or could not process",
+            )
+        if key is not None:
+            CfnOutput(
+                self,
+                "DataKeyArn",
+                value=key.key_arn,
+                description="The KMS key of the table, the logs and the queues: a queue's consumer needs "
+                "kms:Decrypt on it",
             )
         CfnOutput(
             self,

@@ -10,13 +10,14 @@ from __future__ import annotations
 from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cmc_webhooks import contract
 from cmc_webhooks.settings import PublisherSettings
+from infra import queues
 from infra.powertools_function import PowertoolsFunction
 from infra.settings import StageSettings
 
@@ -47,7 +48,10 @@ class StreamPublisher(PowertoolsFunction):
         settings: StageSettings,
         table: dynamodb.ITable,
         bus: events.IEventBus,
+        encryption_key: kms.IKey | None = None,
     ) -> None:
+        """`encryption_key` encrypts the log group and the on-failure queue (None: the services' own keys);
+        the stream's reads are granted on the table's key by CDK's event source."""
         super().__init__(
             scope,
             construct_id,
@@ -60,18 +64,31 @@ class StreamPublisher(PowertoolsFunction):
                 str(PublisherSettings.model_fields["event_bus_name"].alias): bus.event_bus_name,
             },
             settings=settings,
+            encryption_key=encryption_key,
             extra_wildcard_reason="The event source mapping on the table's stream needs "
             "dynamodb:ListStreams, an action that takes no resource (CDK's DynamoEventSource grants it "
             "on *); the stream reads themselves are granted on the stream's ARN only",
         )
-        self.on_failure_queue = sqs.Queue(
+        self.on_failure_queue = queues.queue(
             self,
             "OnFailureQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
+            encryption_key=encryption_key,
             retention_period=ON_FAILURE_RETENTION,
             removal_policy=settings.removal_policy,
+            is_dead_letter_queue=True,
         )
+        if encryption_key is not None:
+            Validations.of(self.role).acknowledge(
+                *(
+                    Acknowledgment(
+                        id=f"AwsSolutions-IAM5[Action::{action}]",
+                        reason="The event source mapping sends failed records to the on-failure queue with "
+                        "this role; CDK's grant to send to a KMS-encrypted queue adds kms:GenerateDataKey* "
+                        "and kms:ReEncrypt* on that one key (the resource is the key's ARN, not *)",
+                    )
+                    for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*")
+                )
+            )
         Validations.of(self.on_failure_queue).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-SQS3",

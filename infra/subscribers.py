@@ -20,11 +20,13 @@ from typing import TypedDict
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, SecretValue, Validations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra import queues
 from infra.settings import (
     DEFAULT_MAX_EVENT_AGE_HOURS,
     DEFAULT_RETRY_ATTEMPTS,
@@ -55,17 +57,6 @@ class Subscriber:
 class RetryPolicy(TypedDict):
     retry_attempts: int
     max_event_age: Duration
-
-
-def _queue(scope: Construct, construct_id: str, **kwargs: object) -> sqs.Queue:
-    return sqs.Queue(
-        scope,
-        construct_id,
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
-        enforce_ssl=True,
-        retention_period=RETENTION,
-        **kwargs,  # type: ignore[arg-type]
-    )
 
 
 def authorization(auth: ApiKeyAuth | BasicAuth) -> events.Authorization:
@@ -100,9 +91,12 @@ class Subscribers(Construct):
         bus: events.IEventBus,
         source: str,
         removal_policy: RemovalPolicy,
+        encryption_key: kms.IKey | None = None,
     ) -> None:
+        """`encryption_key` encrypts every queue (None: SQS's own key)."""
         super().__init__(scope, construct_id)
         self.bus, self.source, self.removal_policy = bus, source, removal_policy
+        self.encryption_key = encryption_key
         self.subscribers: dict[str, Subscriber] = {}
 
     def add(
@@ -150,11 +144,10 @@ class Subscribers(Construct):
         deliver and what the consumer failed to process MAX_RECEIVE_COUNT times: the same envelope
         JSON either way, so one redrive (docs/events.md) brings everything back."""
         scope = self._scope(name)
-        dead_letter_queue = _queue(scope, "DeadLetterQueue", removal_policy=self.removal_policy)
-        queue = _queue(
+        dead_letter_queue = self._queue(scope, "DeadLetterQueue", is_dead_letter_queue=True)
+        queue = self._queue(
             scope,
             "Queue",
-            removal_policy=self.removal_policy,
             dead_letter_queue=sqs.DeadLetterQueue(
                 max_receive_count=MAX_RECEIVE_COUNT, queue=dead_letter_queue
             ),
@@ -258,8 +251,26 @@ class Subscribers(Construct):
         assert isinstance(existing, Construct)
         return existing
 
+    def _queue(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        dead_letter_queue: sqs.DeadLetterQueue | None = None,
+        is_dead_letter_queue: bool = False,
+    ) -> sqs.Queue:
+        return queues.queue(
+            scope,
+            construct_id,
+            encryption_key=self.encryption_key,
+            retention_period=RETENTION,
+            removal_policy=self.removal_policy,
+            dead_letter_queue=dead_letter_queue,
+            is_dead_letter_queue=is_dead_letter_queue,
+        )
+
     def _dead_letter_queue(self, scope: Construct, name: str) -> sqs.Queue:
-        queue = _queue(scope, "DeadLetterQueue", removal_policy=self.removal_policy)
+        queue = self._queue(scope, "DeadLetterQueue", is_dead_letter_queue=True)
         Validations.of(queue).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-SQS3",

@@ -152,6 +152,18 @@ def stacks() -> dict[str, CmcWebhooksStack]:
 
 
 @pytest.fixture(scope="session")
+def key_stacks() -> dict[str, CmcWebhooksStack]:
+    """The test stages with customer_managed_key on."""
+    stages = {name: entry | {"customer_managed_key": True} for name, entry in TEST_STAGES.items()}
+    return {name: build_stack({"stages": stages, "stage": name}) for name in stages}
+
+
+@pytest.fixture(scope="session")
+def key_templates(key_stacks: dict[str, CmcWebhooksStack]) -> dict[str, Template]:
+    return {name: Template.from_stack(stack) for name, stack in key_stacks.items()}
+
+
+@pytest.fixture(scope="session")
 def templates(stacks: dict[str, CmcWebhooksStack]) -> dict[str, Template]:
     return {name: Template.from_stack(stack) for name, stack in stacks.items()}
 
