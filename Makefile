@@ -83,7 +83,7 @@ CDK := npx --no-install cdk
 synth: $(STAMP)
 	@out=$$(mktemp -d); \
 	if $(CDK) synth --quiet -c stage=$(STAGE) --output "$$out" && $(VENV)/bin/cfn-lint "$$out"/*.template.json; \
-	then rm -rf cdk.out && mv "$$out" cdk.out && echo "cdk.out: the $(STAGE) stage, cdk-nag and cfn-lint clean"; \
+	then rm -rf cdk.out && mv "$$out" cdk.out && echo "cdk.out: the $(STAGE) stage, cdk-nag, the guard rails and cfn-lint clean"; \
 	else rm -rf "$$out"; exit 1; fi
 
 ## What a deploy would change in the account of your current AWS credentials.
