@@ -82,6 +82,8 @@ class WebhookApi(Construct):
             description="Receives Customers Mail Cloud webhooks and serves message lookups",
             # Regional: one caller (CMC's servers) in one place; an edge CloudFront hop adds nothing.
             endpoint_types=[apigw.EndpointType.REGIONAL],
+            # The bodies API Gateway hands over base64-encoded; the local gateway reads the same list.
+            binary_media_types=list(contract.BINARY_MEDIA_TYPES) or None,
             policy=source_allowlist(allowed_source_cidrs) if allowed_source_cidrs else None,
             # Access and execution logs need API Gateway's account-level CloudWatch role; create it so a
             # fresh account works. It is account-wide, so it is kept when the stack is deleted.
