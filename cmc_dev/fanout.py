@@ -34,13 +34,19 @@ Handler = Callable[[dict[str, Any], Any], Any]
 
 
 def matches(pattern: Any, value: Any) -> bool:
-    """The subset of EventBridge/Lambda filter syntax our patterns use: nested keys, value lists."""
+    """The subset of EventBridge/Lambda filter syntax our patterns use: nested keys, lists of values
+    and of `{"prefix": ...}` matches."""
     if isinstance(pattern, dict):
         return isinstance(value, dict) and all(
             key in value and matches(sub, value[key]) for key, sub in pattern.items()
         )
     if isinstance(pattern, list):
-        return value in pattern
+        return any(
+            isinstance(value, str) and value.startswith(choice["prefix"])
+            if isinstance(choice, dict)
+            else value == choice
+            for choice in pattern
+        )
     return bool(pattern == value)
 
 

@@ -245,9 +245,9 @@ def run(plan: Plan) -> Result:
         pages = ddb.get_paginator("scan").paginate(
             TableName=backend.table_name,
             Select="COUNT",
-            FilterExpression="#kind = :event",
-            ExpressionAttributeNames={"#kind": "kind"},
-            ExpressionAttributeValues={":event": {"S": "event"}},
+            FilterExpression="begins_with(#sk, :event)",
+            ExpressionAttributeNames={"#sk": contract.SORT_KEY},
+            ExpressionAttributeValues={":event": {"S": contract.EVENT_SORT_KEY_PREFIX}},
         )
         result.stored_events = sum(page["Count"] for page in pages)
     result.published = len(published)

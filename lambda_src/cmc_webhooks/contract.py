@@ -117,7 +117,10 @@ def stream_filter_patterns(kind_names: Iterable[str]) -> list[dict[str, Any]]:
         by_type.setdefault(kind.event_type, []).append(kind)
     patterns = []
     for event_type, kinds in sorted(by_type.items()):
-        image: dict[str, Any] = {"kind": {"S": ["event"]}, "event_type": {"S": [event_type]}}
+        image: dict[str, Any] = {
+            SORT_KEY: {"S": [{"prefix": EVENT_SORT_KEY_PREFIX}]},
+            "event_type": {"S": [event_type]},
+        }
         statuses = {kind.status for kind in kinds}
         if None not in statuses:
             image["status"] = {"S": sorted(status for status in statuses if status)}

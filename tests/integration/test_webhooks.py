@@ -145,7 +145,7 @@ def test_an_invalid_record_is_quarantined_and_the_rest_stored(api_client: Api) -
     assert reply.status == 200
     assert reply.body == {"received": 3, "written": 2, "duplicates": 0, "quarantined": 1, "unrecognized": 0}
     items = api_client.items()
-    [quarantined] = [item for item in items if item["kind"]["S"] == "quarantine"]
+    [quarantined] = [item for item in items if item["sk"]["S"].startswith("QUARANTINE#")]
     assert quarantined["message_id"]["S"].startswith(contract.QUARANTINE_PARTITION_PREFIX)
     assert "created" in quarantined["error"]["S"]
     assert api_client.lookup("ok-1@example.com").status == 200

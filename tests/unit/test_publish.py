@@ -69,7 +69,7 @@ def test_other_statuses_can_be_switched_on() -> None:
 
 def test_quarantined_records_are_never_published() -> None:
     item = stored("seed_bounces_user_unknown")
-    item["kind"] = "quarantine"
+    item["kind"], item["sk"] = "quarantine", "QUARANTINE#" + item["event_id"]
     assert published_kind(item, DEFAULT) is None
     assert not any(matches(p, stream_record(item)) for p in contract.stream_filter_patterns(DEFAULT))
 

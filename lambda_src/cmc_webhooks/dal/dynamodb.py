@@ -49,15 +49,26 @@ def from_attribute(value: AttributeValue) -> str | int:
     return int(value["N"]) if "N" in value else cast(str, value["S"])
 
 
+# What the sort key already says is not stored again: its prefix is the item's kind, its last part the
+# event id (docs/data-model.md).
+DERIVED_FROM_SORT_KEY = frozenset({"kind", "event_id"})
+
+
 def serialize(item: StoredItem) -> dict[str, AttributeValue]:
     # Strings and integers are all an item holds.
     return {
-        name: {"N": str(value)} if isinstance(value, int) else {"S": value} for name, value in item.items()
+        name: {"N": str(value)} if isinstance(value, int) else {"S": value}
+        for name, value in item.items()
+        if name not in DERIVED_FROM_SORT_KEY
     }
 
 
 def deserialize(raw: dict[str, AttributeValue]) -> StoredItem:
-    return cast(StoredItem, {name: from_attribute(value) for name, value in raw.items()})
+    item = cast(StoredItem, {name: from_attribute(value) for name, value in raw.items()})
+    sort_key = item["sk"]
+    item["kind"] = "event" if sort_key.startswith(contract.EVENT_SORT_KEY_PREFIX) else "quarantine"
+    item["event_id"] = sort_key.rpartition("#")[2]
+    return item
 
 
 class DynamoDBEventStore:
