@@ -13,6 +13,7 @@ import shlex
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Mapping, MutableMapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BufferedIOBase
@@ -37,6 +38,11 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "fixtures" / "cmc"
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway REST's payload limit
+# What AWS answers past its limits, so that such a defect shows on a laptop: a Lambda function's
+# synchronous response is at most 6 MB (API Gateway then answers 502), and API Gateway REST waits at
+# most 29 s for its integration (then 504).
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+INTEGRATION_TIMEOUT_SECONDS = 29.0
 DEFAULT_PORT = 8080
 # The dev server's own choice of credentials (the function has no open mode): these two, or none.
 BASIC_AUTH = "CMC_WEBHOOK_BASIC_AUTH"  # user:password
@@ -106,7 +112,13 @@ def route_of(target: str) -> str:
 
 
 def make_http_server(
-    host: str, port: int, handler: Handler, *, access_log: bool = True
+    host: str,
+    port: int,
+    handler: Handler,
+    *,
+    access_log: bool = True,
+    timeout_seconds: float = INTEGRATION_TIMEOUT_SECONDS,
+    max_response_bytes: int = MAX_RESPONSE_BYTES,
 ) -> ThreadingHTTPServer:
     # One invocation at a time, as in one Lambda instance: the Powertools resolver keeps the
     # current request in module state, so two concurrent calls would read each other's event.
@@ -145,10 +157,33 @@ def make_http_server(
                 body=body,
                 source_ip=self.client_address[0],
             )
-            with one_at_a_time:
-                result = handler(event, LocalLambdaContext())
-            status, headers, data = response_parts(result)
-            self._reply(status, headers, data)
+            answered = threading.Event()
+            results: list[dict[str, Any]] = []
+
+            def invoke() -> None:
+                with one_at_a_time:
+                    try:
+                        results.append(handler(event, LocalLambdaContext()))
+                    except Exception:  # the function failed: its log gets the traceback, as in Lambda
+                        traceback.print_exc()
+                    finally:
+                        answered.set()
+
+            # The invocation runs on past the timeout, as a function does after API Gateway gave up.
+            threading.Thread(target=invoke, daemon=True).start()
+            if not answered.wait(timeout_seconds):
+                self._aws_error(504, "Endpoint request timed out")
+                return
+            # A function that raised, or answered more than Lambda returns: API Gateway answers 502.
+            if not results or len(json.dumps(results[0]).encode()) > max_response_bytes:
+                self._aws_error(502, "Internal server error")
+                return
+            self._reply(*response_parts(results[0]))
+
+        def _aws_error(self, status: int, message: str) -> None:
+            """API Gateway's own answer, in its own shape."""
+            body = json.dumps({"message": message}).encode()
+            self._reply(status, [("Content-Type", "application/json")], body)
 
         def _refuse(self, status: int, code: str, message: str) -> None:
             """A JSON error, and the connection closed: the rest of the body is never read."""
