@@ -1,4 +1,8 @@
-"""Where the functions' dependencies are built: once per process, from the validated settings."""
+"""Where the API function's dependencies are built: once per process, from the validated settings.
+
+The stream publisher builds its one dependency in its own handler module, so that neither function
+imports the other's code on its cold start.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,10 @@ from typing import Protocol
 
 from cmc_webhooks.dal.credentials import NoCredentials, SecretsManagerCredentials
 from cmc_webhooks.dal.dynamodb import DynamoDBEventStore
-from cmc_webhooks.dal.eventbridge import EventBridgePublisher
 from cmc_webhooks.logic.ingest import IngestOptions
 from cmc_webhooks.logic.lookup import EventReader
-from cmc_webhooks.logic.publish import EventPublisher
 from cmc_webhooks.logic.receive import CredentialSource, EventWriter
-from cmc_webhooks.settings import IngestSettings, PublisherSettings
+from cmc_webhooks.settings import IngestSettings
 
 
 class EventStore(EventWriter, EventReader, Protocol):
@@ -47,20 +49,7 @@ class ApiDependencies:
         return cls(settings=settings, store=store, credentials=credentials, ingest_options=options)
 
 
-@dataclass(frozen=True)
-class PublisherDependencies:
-    settings: PublisherSettings
-    publisher: EventPublisher
-
-
 # Built on the first request, not at import; a misconfigured function refuses every request.
 @cache
 def api_dependencies() -> ApiDependencies:
     return ApiDependencies.from_settings(IngestSettings.from_env(os.environ))
-
-
-@cache
-def publisher_dependencies() -> PublisherDependencies:
-    return PublisherDependencies(
-        settings=PublisherSettings.from_env(os.environ), publisher=EventBridgePublisher()
-    )

@@ -12,13 +12,12 @@ from cmc_dev.fanout import matches
 from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_webhooks import contract
 from cmc_webhooks.dal.eventbridge import FAILED_ENTRY_ATTEMPTS, EventBridgePublisher
-from cmc_webhooks.handlers.publisher import make_handler
+from cmc_webhooks.handlers.publisher import PublisherDependencies, make_handler
 from cmc_webhooks.logic.ingest import IngestOptions, build_batch, parse_envelope
 from cmc_webhooks.logic.publish import published_kind, put_events_entry
 from cmc_webhooks.models.events import EmailEventDetail
 from cmc_webhooks.models.store import StoredItem
 from cmc_webhooks.settings import PublisherSettings, parse_time_zone
-from cmc_webhooks.wiring import PublisherDependencies
 from tests.conftest import load_fixture
 
 OPTIONS = IngestOptions(time_zone=parse_time_zone("Asia/Tokyo"), retention=timedelta(days=1), max_records=100)

@@ -8,7 +8,10 @@ location to the on-failure queue.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -17,12 +20,27 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cmc_webhooks import contract
 from cmc_webhooks.dal.dynamodb import deserialize
-from cmc_webhooks.logic.publish import publish_items
-from cmc_webhooks.wiring import PublisherDependencies, publisher_dependencies
+from cmc_webhooks.dal.eventbridge import EventBridgePublisher
+from cmc_webhooks.logic.publish import EventPublisher, publish_items
+from cmc_webhooks.settings import PublisherSettings
 
 logger = Logger(service=contract.SERVICE_NAME)
 metrics = Metrics(namespace=contract.METRICS_NAMESPACE, service=contract.SERVICE_NAME)
 tracer = Tracer(service=contract.SERVICE_NAME, patch_modules=contract.TRACED_MODULES)
+
+
+@dataclass(frozen=True)
+class PublisherDependencies:
+    settings: PublisherSettings
+    publisher: EventPublisher
+
+
+# Built on the first invocation, not at import; a misconfigured function fails every invocation.
+@cache
+def publisher_dependencies() -> PublisherDependencies:
+    return PublisherDependencies(
+        settings=PublisherSettings.from_env(os.environ), publisher=EventBridgePublisher()
+    )
 
 
 # Lambda passes its own context object; Powertools types it as LambdaContext.
