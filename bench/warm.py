@@ -84,11 +84,8 @@ def main() -> None:
     meter.install()
     from bench.handler import open_handler  # noqa: PLC0415
     from cmc_dev.lambda_context import LocalLambdaContext  # noqa: PLC0415
-    from cmc_webhooks.dal.credentials import StaticCredentials  # noqa: PLC0415
+    from cmc_dev.local_function import local_dependencies  # noqa: PLC0415
     from cmc_webhooks.handlers.api import make_handler  # noqa: PLC0415
-    from cmc_webhooks.logic.auth import CredentialSet  # noqa: PLC0415
-    from cmc_webhooks.settings import IngestSettings  # noqa: PLC0415
-    from cmc_webhooks.wiring import ApiDependencies  # noqa: PLC0415
 
     stores = open_handler()
 
@@ -108,9 +105,7 @@ def main() -> None:
 
     event = webhook_event(100, tag="cpu")
     text = event["body"]
-    open_dependencies = ApiDependencies.from_settings(
-        IngestSettings.from_env(os.environ), credentials=StaticCredentials(CredentialSet())
-    )
+    open_dependencies = local_dependencies(os.environ)
     keeps_nothing = make_handler(lambda: dataclasses.replace(open_dependencies, store=NullStore()))
     handle(event, 100, keeps_nothing)
     best_handler = best_json = float("inf")

@@ -28,11 +28,9 @@ from cmc_dev.environment import invalid_setting
 from cmc_dev.fanout import running_fanout
 from cmc_dev.gateway import match_resource, response_parts, rest_proxy_event
 from cmc_dev.lambda_context import LocalLambdaContext
+from cmc_dev.local_function import local_dependencies
 from cmc_webhooks import contract
-from cmc_webhooks.dal.credentials import StaticCredentials
 from cmc_webhooks.logic.auth import CredentialSet
-from cmc_webhooks.settings import IngestSettings
-from cmc_webhooks.wiring import ApiDependencies
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "fixtures" / "cmc"
@@ -311,9 +309,7 @@ def cannot_listen(port: int, error: OSError) -> str:
 def serve(host: str, port: int) -> None:
     with running_backend() as backend, running_fanout(backend, env=os.environ) as (fanout, _):
         credentials = local_credentials(os.environ)
-        dependencies = ApiDependencies.from_settings(
-            IngestSettings.from_env(os.environ), credentials=StaticCredentials(credentials)
-        )
+        dependencies = local_dependencies(os.environ, credentials)
         # Imported once the environment is set: Powertools reads it when the module loads.
         from cmc_webhooks.handlers.api import make_handler  # noqa: PLC0415
 

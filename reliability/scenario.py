@@ -21,12 +21,9 @@ from typing import Any
 
 from cmc_dev.backend import running_backend
 from cmc_dev.fanout import running_fanout
+from cmc_dev.local_function import local_dependencies
 from cmc_dev.server import local_defaults, make_http_server
 from cmc_webhooks import contract
-from cmc_webhooks.dal.credentials import StaticCredentials
-from cmc_webhooks.logic.auth import CredentialSet
-from cmc_webhooks.settings import IngestSettings
-from cmc_webhooks.wiring import ApiDependencies
 from reliability.chaos import ChaosProxy, FaultPolicy
 
 MAX_POST_ATTEMPTS = 8
@@ -210,9 +207,7 @@ def run(plan: Plan) -> Result:
             from cmc_webhooks.handlers.api import make_handler  # noqa: PLC0415 - after the environment is set
 
             # Open, as `make local` runs: the faults are the store's and the bus's, not the credentials'.
-            dependencies = ApiDependencies.from_settings(
-                IngestSettings.from_env(os.environ), credentials=StaticCredentials(CredentialSet())
-            )
+            dependencies = local_dependencies(os.environ)
 
             poller.handler = _crashing(poller.handler, plan.publisher_crash_share, plan.seed, result)
             sqs = backend.client("sqs")
