@@ -25,12 +25,14 @@ if TYPE_CHECKING:
 
 LOCAL_REGION = "ap-northeast-1"
 LOCAL_TABLE_NAME = "cmc-webhooks-local-events"
+LOCAL_INBOUND_BUCKET = "cmc-webhooks-local-inbound"
 
 
 @dataclass(frozen=True)
 class LocalBackend:
     endpoint_url: str
     table_name: str
+    inbound_bucket: str = LOCAL_INBOUND_BUCKET
 
     def environment(self) -> dict[str, str]:
         """What the function and boto3 need to use this backend instead of AWS."""
@@ -43,6 +45,7 @@ class LocalBackend:
             # Current botocore would otherwise build account-based DynamoDB endpoints.
             "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
             variable(IngestSettings, "table_name"): self.table_name,
+            variable(IngestSettings, "inbound_bucket_name"): self.inbound_bucket,
         }
 
     def dynamodb(self) -> DynamoDBClient:
@@ -93,6 +96,11 @@ def create_event_table(client: DynamoDBClient, table_name: str) -> None:
     )
 
 
+def create_inbound_bucket(client: Any, bucket: str) -> None:
+    """The inbound mail bucket (infra/inbound_mail.py), in the backend's region."""
+    client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": LOCAL_REGION})
+
+
 @contextmanager
 def running_backend(
     *, table_name: str = LOCAL_TABLE_NAME, port: int = 0, env: MutableMapping[str, str] | None = None
@@ -107,6 +115,7 @@ def running_backend(
         target = os.environ if env is None else env
         target.update(backend.environment())
         create_event_table(backend.dynamodb(), table_name)
+        create_inbound_bucket(backend.client("s3"), backend.inbound_bucket)
         yield backend
     finally:
         server.stop()

@@ -2,6 +2,7 @@
 
     python -m cmc_dev.cli message '<id@example.com>' --table TABLE [--endpoint-url URL] [--region REGION]
     python -m cmc_dev.cli recipient user@example.jp --table TABLE [--endpoint-url URL] [--region REGION]
+    python -m cmc_dev.cli inbound INBOUND_ID --table TABLE --bucket BUCKET [--endpoint-url URL] [--region R]
 
 Without --endpoint-url it uses your AWS credentials and region, like the AWS CLI. A recipient's
 suppression follows the same CMC_* variables as the deployed function (all optional).
@@ -24,6 +25,7 @@ from botocore.exceptions import (
 )
 from pydantic import BaseModel, ValidationError
 
+from cmc_dev import inbound_cli
 from cmc_dev.backend import LocalBackend
 from cmc_dev.environment import invalid_setting
 from cmc_webhooks.dal.dynamodb import CLIENT_CONFIG, DynamoDBEventStore
@@ -42,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     message.add_argument("key", metavar="MESSAGE_ID", help="with or without <>")
     recipient = commands.add_parser("recipient", help="an address's events and whether it is suppressed")
     recipient.add_argument("key", metavar="ADDRESS")
-    for command in (message, recipient):
+    inbound = inbound_cli.add_parser(commands)
+    for command in (message, recipient, inbound):
         command.add_argument("--table", required=True, help="the event table (stack output EventTableName)")
         command.add_argument("--endpoint-url", help="a local backend, e.g. the one `make local` prints")
         command.add_argument("--region", help="the table's AWS region (default: AWS_REGION or your config)")
@@ -53,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         client = dynamodb_client(args)  # without a region anywhere, this raises NoRegionError
         where = args.endpoint_url or f"region {client.meta.region_name}"
         store = DynamoDBEventStore(args.table, client=client)
+        if args.command == "inbound":
+            print(inbound_cli.lookup(args, client))
+            return 0
         if args.command == "message":
             history: BaseModel = lookup_message(store, args.key)
         else:

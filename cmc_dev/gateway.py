@@ -12,7 +12,13 @@ from urllib.parse import parse_qs, urlsplit
 from cmc_webhooks import contract
 
 # The API's resources, as the stack declares them.
-RESOURCES = (contract.WEBHOOK_PATH, contract.MESSAGE_LOOKUP_PATH, contract.RECIPIENT_LOOKUP_PATH)
+RESOURCES = (
+    contract.WEBHOOK_PATH,
+    contract.MESSAGE_LOOKUP_PATH,
+    contract.RECIPIENT_LOOKUP_PATH,
+    contract.INBOUND_WEBHOOK_PATH,
+    contract.INBOUND_LOOKUP_PATH,
+)
 
 
 def match_resource(path: str) -> tuple[str, dict[str, str]] | None:

@@ -34,6 +34,7 @@ from cmc_webhooks.logic.auth import CredentialSet
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "fixtures" / "cmc"
+INBOUND_SAMPLES = ROOT / "tests" / "fixtures" / "inbound"
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway REST's payload limit
 # What AWS answers past its limits, so that such a defect shows on a laptop: a Lambda function's
@@ -283,8 +284,49 @@ def try_it(base_url: str, backend: LocalBackend, credentials: CredentialSet) -> 
             "  # the message lookup from the CLI",
             f"  {cli}",
             "",
+            *inbound_try_it(base_url, backend, credentials),
         ]
     )
+
+
+def inbound_try_it(base_url: str, backend: LocalBackend, credentials: CredentialSet) -> list[str]:
+    """A multipart mail with two attachments, as CMC's inbound webhook posts it, and its lookup."""
+    auth = f' -u "${BASIC_AUTH}"' if credentials.basic_configured else ""
+    key = f' --form-string "api_key=${API_KEY}"' if credentials.api_key_configured else ""
+    samples = INBOUND_SAMPLES.relative_to(ROOT)
+    # --form-string: sent as typed (curl's -F would read `<...` as a file); -F: a file's content or a file.
+    texts = [
+        "filter=support",
+        "server_composition=sandbox",
+        "envelope-from=taro@example.jp",
+        "envelope-to=support@example.com",
+        "subject=Re: お問い合わせ",
+        "text=お世話になっております。見積書を添付します。",
+        "html=<p>お世話になっております。見積書を添付します。</p>",
+        "attachments=2",
+    ]
+    files = [
+        f"headers=<{samples}/headers.json",
+        f"attachment1=@{samples}/quote.txt;filename=見積書.txt;type=text/plain",
+        f"attachment2=@{samples}/pixels.png;type=image/png",
+    ]
+    post = " ".join(
+        [*(f"--form-string {shlex.quote(text)}" for text in texts), *(f"-F {shlex.quote(f)}" for f in files)]
+    )
+    cli = (
+        f"{shlex.quote(sys.executable)} -m cmc_dev.cli inbound INBOUND_ID --table {backend.table_name} "
+        f"--bucket {backend.inbound_bucket} --endpoint-url {backend.endpoint_url}"
+    )
+    return [
+        "  # 6. an inbound mail (a reply to the first message, two attachments), multipart as CMC posts it:",
+        "  #    stored in S3 and DynamoDB, published as `Email Received` (watch for `subscriber-event`)",
+        f"  curl -sS -X POST {base_url}{contract.INBOUND_WEBHOOK_PATH}{auth}{key} {post}",
+        "",
+        "  # 7. that mail: its metadata and presigned URLs of its bodies and attachments (API, then CLI)",
+        f"  curl -sS {base_url}/inbound/INBOUND_ID",
+        f"  {cli}",
+        "",
+    ]
 
 
 def _stop(*_: object) -> None:
@@ -325,8 +367,12 @@ def serve(host: str, port: int) -> None:
             f"    GET {contract.RECIPIENT_LOOKUP_PATH}"
         )
         print(
-            f"  Bounces and failures are published to the event bus {fanout.bus_name}; each event that\n"
-            "  reaches the local subscriber queue is printed as a line `subscriber-event {...}`.\n"
+            f"  POST {contract.INBOUND_WEBHOOK_PATH}    GET {contract.INBOUND_LOOKUP_PATH}"
+            f"    (S3: moto at {backend.endpoint_url}, bucket {backend.inbound_bucket})"
+        )
+        print(
+            f"  Bounces, failures and received mail are published to the event bus {fanout.bus_name}; each\n"
+            "  event that reaches the local subscriber queue is printed as a line `subscriber-event {...}`.\n"
         )
         print(auth_banner(credentials) + "\n")
         print(try_it(base_url, backend, credentials), flush=True)

@@ -64,15 +64,35 @@ class Metric:
     STORAGE_FAILURES: Final = "StorageFailures"
     EVENTS_PUBLISHED: Final = "EventsPublished"
     EVENTS_PUBLISH_FAILED: Final = "EventsPublishFailed"
+    INBOUND_RECEIVED: Final = "InboundReceived"
+    INBOUND_DUPLICATED: Final = "InboundDuplicated"
+    INBOUND_TOO_LARGE: Final = "InboundTooLarge"
+    INBOUND_LOOKUPS: Final = "InboundLookups"
 
 
 # --- HTTP API --------------------------------------------------------------------------
 WEBHOOK_PATH: Final = "/webhooks/events"
 MESSAGE_LOOKUP_PATH: Final = "/messages/{message_id}"
 RECIPIENT_LOOKUP_PATH: Final = "/recipients/{address}"
+INBOUND_WEBHOOK_PATH: Final = "/webhooks/inbound"
+INBOUND_LOOKUP_PATH: Final = "/inbound/{inbound_id}"
 # Request Content-Types API Gateway hands the function base64-encoded; every other body arrives as
-# UTF-8 text, invalid bytes replaced by U+FFFD. None: CMC posts text (JSON or form-encoded).
-BINARY_MEDIA_TYPES: Final[tuple[str, ...]] = ()
+# UTF-8 text, invalid bytes replaced by U+FFFD. multipart/form-data: inbound mail's attachments are raw
+# bytes (the event webhook's multipart fields decode the same from base64).
+BINARY_MEDIA_TYPES: Final[tuple[str, ...]] = ("multipart/form-data",)
+
+# --- Inbound mail (docs/inbound.md) -----------------------------------------------------
+# One item per received mail in the event table: partition "inbound#<inbound_id>" (no "@", so never a
+# messageId's), sort key INBOUND_SORT_KEY. Its bodies, headers and attachments are S3 objects.
+INBOUND_PARTITION_PREFIX: Final = "inbound#"
+INBOUND_SORT_KEY: Final = "INBOUND"
+INBOUND_DETAIL_TYPE: Final = "Email Received"
+INBOUND_DETAIL_SCHEMA_VERSION: Final = "1.0"
+# Newly stored inbound mail, whatever the published kinds: every new INBOUND item is published once.
+INBOUND_STREAM_FILTER_PATTERN: Final[dict[str, Any]] = {
+    "eventName": ["INSERT"],
+    "dynamodb": {"NewImage": {SORT_KEY: {"S": [INBOUND_SORT_KEY]}}},
+}
 
 # --- EventBridge fan-out ----------------------------------------------------------------
 DEFAULT_EVENT_SOURCE: Final = "customers-mail-cloud"
@@ -109,7 +129,8 @@ DEFAULT_PUBLISHED_KINDS: Final = ("bounced", "failed", "blocked")
 def stream_filter_patterns(kind_names: Iterable[str]) -> list[dict[str, Any]]:
     """Event-source-mapping filters: only newly inserted events of the published kinds.
 
-    One pattern per event type (a mapping takes at most 5), statuses OR-ed inside it.
+    One pattern per event type (a mapping takes at most 5), statuses OR-ed inside it, and one for
+    inbound mail.
     """
     by_type: dict[str, list[PublishableKind]] = {}
     for name in kind_names:
@@ -125,4 +146,5 @@ def stream_filter_patterns(kind_names: Iterable[str]) -> list[dict[str, Any]]:
         if None not in statuses:
             image["status"] = {"S": sorted(status for status in statuses if status)}
         patterns.append({"eventName": ["INSERT"], "dynamodb": {"NewImage": image}})
+    patterns.append(INBOUND_STREAM_FILTER_PATTERN)
     return patterns

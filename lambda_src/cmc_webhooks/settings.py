@@ -142,6 +142,9 @@ class IngestSettings(IngestTunables):
     # The Secrets Manager secret with the accepted webhook credentials (docs/security.md). Without
     # it every webhook is refused: only the dev server chooses to run open, by passing its own.
     auth_secret_name: str | None = Field(None, min_length=1, alias="CMC_AUTH_SECRET_NAME")
+    # The S3 bucket of inbound mail's bodies, headers and attachments (docs/inbound.md). Without it the
+    # inbound webhook answers 503 and stores nothing.
+    inbound_bucket_name: str | None = Field(None, min_length=3, alias="CMC_INBOUND_BUCKET_NAME")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> IngestSettings:

@@ -14,6 +14,8 @@ from typing import Protocol
 
 from cmc_webhooks.dal.credentials import NoCredentials, SecretsManagerCredentials
 from cmc_webhooks.dal.dynamodb import DynamoDBEventStore
+from cmc_webhooks.dal.inbound import DynamoDBInboundStore, S3MailObjects
+from cmc_webhooks.logic.inbound import InboundStore, ObjectStore
 from cmc_webhooks.logic.ingest import IngestOptions
 from cmc_webhooks.logic.lookup import EventReader
 from cmc_webhooks.logic.receive import CredentialSource, EventWriter
@@ -25,11 +27,18 @@ class EventStore(EventWriter, EventReader, Protocol):
 
 
 @dataclass(frozen=True)
+class InboundDependencies:
+    store: InboundStore
+    objects: ObjectStore
+
+
+@dataclass(frozen=True)
 class ApiDependencies:
     settings: IngestSettings
     store: EventStore
     credentials: CredentialSource
     ingest_options: IngestOptions
+    inbound: InboundDependencies | None = None  # None: no bucket configured, the inbound webhook answers 503
 
     @classmethod
     def from_settings(
@@ -46,7 +55,15 @@ class ApiDependencies:
             max_records=settings.max_records_per_request,
         )
         store = DynamoDBEventStore(settings.table_name)
-        return cls(settings=settings, store=store, credentials=credentials, ingest_options=options)
+        inbound = None
+        if settings.inbound_bucket_name:
+            inbound = InboundDependencies(
+                store=DynamoDBInboundStore(settings.table_name, client=lambda: store.client),
+                objects=S3MailObjects(settings.inbound_bucket_name),
+            )
+        return cls(
+            settings=settings, store=store, credentials=credentials, ingest_options=options, inbound=inbound
+        )
 
 
 # Built on the first request, not at import; a misconfigured function refuses every request.

@@ -29,6 +29,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from cmc_webhooks import contract, errors
+from cmc_webhooks.handlers.inbound_routes import router as inbound_router
 from cmc_webhooks.logic.lookup import lookup_message, lookup_recipient
 from cmc_webhooks.logic.receive import WebhookRequest, receive_webhook
 from cmc_webhooks.models.api import ErrorBody, IngestSummary, MessageHistory, RecipientHistory
@@ -54,6 +55,7 @@ tracer = Tracer(service=contract.SERVICE_NAME, patch_modules=contract.TRACED_MOD
 app = APIGatewayRestResolver(
     serializer=partial(json.dumps, ensure_ascii=False, separators=(",", ":"), default=str)
 )
+app.include_router(inbound_router)
 
 
 def dependencies() -> ApiDependencies:

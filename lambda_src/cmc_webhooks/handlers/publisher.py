@@ -21,6 +21,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cmc_webhooks import contract
 from cmc_webhooks.dal.dynamodb import deserialize
 from cmc_webhooks.dal.eventbridge import EventBridgePublisher
+from cmc_webhooks.dal.inbound import inbound_item, is_inbound_image
+from cmc_webhooks.logic.inbound_publish import publish_inbound
 from cmc_webhooks.logic.publish import EventPublisher, publish_items
 from cmc_webhooks.settings import PublisherSettings
 
@@ -54,19 +56,24 @@ def make_handler(get_dependencies: Callable[[], PublisherDependencies]) -> Lambd
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         deps = get_dependencies()
         records = event.get("Records", [])
-        items = [
-            (record["dynamodb"]["SequenceNumber"], deserialize(record["dynamodb"]["NewImage"]))
+        images = [
+            (record["dynamodb"]["SequenceNumber"], record["dynamodb"]["NewImage"])
             for record in records
             if "NewImage" in record.get("dynamodb", {})
         ]
+        items = [(sequence, deserialize(image)) for sequence, image in images if not is_inbound_image(image)]
         result = publish_items(items, settings=deps.settings, publisher=deps.publisher)
-        published = result.entries - len(result.failed)
+        # Inbound mail's items: `Email Received` (logic/inbound_publish.py).
+        mails = [(sequence, inbound_item(image)) for sequence, image in images if is_inbound_image(image)]
+        received = publish_inbound(mails, settings=deps.settings, publisher=deps.publisher)
+        failed = result.failed + received.failed
+        published = result.entries + received.entries - len(failed)
         metrics.add_metric(name=contract.Metric.EVENTS_PUBLISHED, unit=MetricUnit.Count, value=published)
         metrics.add_metric(
-            name=contract.Metric.EVENTS_PUBLISH_FAILED, unit=MetricUnit.Count, value=len(result.failed)
+            name=contract.Metric.EVENTS_PUBLISH_FAILED, unit=MetricUnit.Count, value=len(failed)
         )
         logger.info("stream batch published", extra={"records": len(records), "published": published})
-        return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in result.failed]}
+        return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
 
     return handler
 
