@@ -140,6 +140,12 @@ class Monitoring(Construct):
             description="The ingest function answered 503: DynamoDB refused writes after retries, or the "
             "credentials secret could not be read. CMC retries; nothing was acknowledged unstored",
         )
+        self._alarm(
+            contract.Metric.INBOUND_TOO_LARGE,
+            service_metric(contract.Metric.INBOUND_TOO_LARGE),
+            description="Inbound mail was refused (413) as larger than the function takes: CMC's receiving "
+            "size limit is above it, and such mail is not stored (docs/inbound.md)",
+        )
         self.dashboard = self._dashboard(api_stage, ingest, publisher, dead_letter_queues)
 
     def _alarm_topic(self, alarm_email: str | None) -> sns.Topic:

@@ -10,6 +10,7 @@ from constructs import Construct
 from infra.data_key import DataKey
 from infra.event_bus import EventBus
 from infra.event_store import EventStore
+from infra.inbound_mail import InboundMail
 from infra.ingest_function import IngestFunction
 from infra.monitoring import Monitoring, WatchedQueue
 from infra.settings import StageSettings
@@ -47,6 +48,15 @@ class CmcWebhooksStack(Stack):
         )
         store.grant_batch_write_and_query(ingest.function)
         auth.grant_read(ingest.function)
+        inbound = InboundMail(
+            self,
+            "InboundMail",
+            function=ingest.function,
+            table=store.table,
+            retention_days=settings.retention_days,
+            removal_policy=settings.removal_policy,
+            encryption_key=key,
+        )
         api = WebhookApi(
             self,
             "WebhookApi",
@@ -109,6 +119,18 @@ class CmcWebhooksStack(Stack):
             "WebhookUrl",
             value=api.webhook_url,
             description="Paste into the CMC console as the event webhook URL",
+        )
+        CfnOutput(
+            self,
+            "InboundWebhookUrl",
+            value=api.inbound_webhook_url,
+            description="Paste into the CMC console as the inbound (receiving) webhook URL",
+        )
+        CfnOutput(
+            self,
+            "InboundBucketName",
+            value=inbound.bucket.bucket_name,
+            description="Inbound mail's bodies, headers and attachments (cmc_dev.cli inbound --bucket)",
         )
         self.lookup_url = CfnOutput(
             self,

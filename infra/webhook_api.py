@@ -21,6 +21,7 @@ from infra.webhook_firewall import WebhookFirewall
 # The webhook route in any stage, in the short form API Gateway expands in its own resource policy (the
 # API's ARN cannot be used there: the policy is part of the API).
 WEBHOOK_METHOD_RESOURCE = f"execute-api:/*/POST{contract.WEBHOOK_PATH}"
+INBOUND_METHOD_RESOURCE = f"execute-api:/*/POST{contract.INBOUND_WEBHOOK_PATH}"
 
 
 def source_allowlist(cidrs: Sequence[str]) -> iam.PolicyDocument:
@@ -34,13 +35,13 @@ def source_allowlist(cidrs: Sequence[str]) -> iam.PolicyDocument:
                 effect=iam.Effect.ALLOW,
                 principals=[iam.AnyPrincipal()],
                 actions=["execute-api:Invoke"],
-                resources=[WEBHOOK_METHOD_RESOURCE],
+                resources=[WEBHOOK_METHOD_RESOURCE, INBOUND_METHOD_RESOURCE],
             ),
             iam.PolicyStatement(
                 effect=iam.Effect.DENY,
                 principals=[iam.AnyPrincipal()],
                 actions=["execute-api:Invoke"],
-                resources=[WEBHOOK_METHOD_RESOURCE],
+                resources=[WEBHOOK_METHOD_RESOURCE, INBOUND_METHOD_RESOURCE],
                 conditions={"NotIpAddress": {"aws:SourceIp": list(cidrs)}},
             ),
         ]
@@ -152,30 +153,41 @@ class WebhookApi(Construct):
             )
         )
 
-        self.webhook_method = self.api.root.resource_for_path(contract.WEBHOOK_PATH).add_method(
+        self.webhook_method, self.inbound_method = (
+            self._add_webhook(path, integration)
+            for path in (contract.WEBHOOK_PATH, contract.INBOUND_WEBHOOK_PATH)
+        )
+
+        # The lookups: other AWS workloads and operators sign with SigV4; API Gateway checks the path
+        # parameter. One function serves them all (its router picks the route).
+        self.lookup_method, self.recipient_method, self.inbound_lookup_method = (
+            self._add_iam_lookup(path, integration, validator)
+            for path in (
+                contract.MESSAGE_LOOKUP_PATH,
+                contract.RECIPIENT_LOOKUP_PATH,
+                contract.INBOUND_LOOKUP_PATH,
+            )
+        )
+
+    def _add_webhook(self, path: str, integration: apigw.Integration) -> apigw.Method:
+        method = self.api.root.resource_for_path(path).add_method(
             "POST", integration, authorization_type=apigw.AuthorizationType.NONE
         )
-        self._acknowledge_invoke_permission(self.webhook_method)
-        Validations.of(self.webhook_method).acknowledge(
+        self._acknowledge_invoke_permission(method)
+        Validations.of(method).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-APIG4",
-                reason=f"POST {contract.WEBHOOK_PATH} is called by Customers Mail Cloud, which cannot sign "
+                reason=f"POST {path} is called by Customers Mail Cloud, which cannot sign "
                 "requests with IAM; the function authenticates each webhook by its BASIC credentials or "
                 "api_key, checked against the generated Secrets Manager secret, and answers 401 otherwise",
             ),
             Acknowledgment(
                 id="AwsSolutions-COG4",
-                reason=f"POST {contract.WEBHOOK_PATH} is called by Customers Mail Cloud, which cannot "
+                reason=f"POST {path} is called by Customers Mail Cloud, which cannot "
                 "present a Cognito token; the function checks its BASIC credentials or api_key instead",
             ),
         )
-
-        # The lookups: other AWS workloads and operators sign with SigV4; API Gateway checks the path
-        # parameter. One function serves them all (its router picks the route).
-        self.lookup_method, self.recipient_method = (
-            self._add_iam_lookup(path, integration, validator)
-            for path in (contract.MESSAGE_LOOKUP_PATH, contract.RECIPIENT_LOOKUP_PATH)
-        )
+        return method
 
     def _add_iam_lookup(
         self, path: str, integration: apigw.Integration, validator: apigw.IRequestValidator
@@ -212,6 +224,10 @@ class WebhookApi(Construct):
     @property
     def webhook_url(self) -> str:
         return self.api.url_for_path(contract.WEBHOOK_PATH)
+
+    @property
+    def inbound_webhook_url(self) -> str:
+        return self.api.url_for_path(contract.INBOUND_WEBHOOK_PATH)
 
     @property
     def lookup_url(self) -> str:

@@ -18,6 +18,7 @@ from infra.guard_rails import (
     LOG_RETENTION,
     PLUGIN_NAME,
 )
+from infra.inbound_mail import BUCKET_LOCK, BUCKET_LOGGING, BUCKET_NOTIFICATIONS, BUCKET_VERSIONING
 from infra.stack import CmcWebhooksStack
 from tests.infrastructure.conftest import TEST_STAGES, build_stack
 
@@ -26,12 +27,19 @@ INVOKE_PERMISSIONS = {
     "WebhookApi/Api/Default/webhooks/events/POST",
     "WebhookApi/Api/Default/messages/{message_id}/GET",
     "WebhookApi/Api/Default/recipients/{address}/GET",
+    "WebhookApi/Api/Default/webhooks/inbound/POST",
+    "WebhookApi/Api/Default/inbound/{inbound_id}/GET",
 }
 ALWAYS = {
     LAMBDA_IN_VPC: {"Ingest/Function", "Publisher/Function"},
     LAMBDA_PUBLIC_ACCESS: INVOKE_PERMISSIONS,
     # Both test stages keep their logs under a year (14 and 90 days).
     LOG_RETENTION: LOG_GROUPS,
+    # The inbound mail bucket: each rule's reason is in infra/inbound_mail.py.
+    **{
+        rule: {"InboundMail/Bucket"}
+        for rule in (BUCKET_VERSIONING, BUCKET_LOGGING, BUCKET_NOTIFICATIONS, BUCKET_LOCK)
+    },
 }
 
 

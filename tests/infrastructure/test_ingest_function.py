@@ -68,6 +68,7 @@ def test_environment_is_the_stage_settings_the_table_and_the_secret(
         alias("table_name"): {"Ref": table_id},
         # The generated secret's full ARN (Ref), which GetSecretValue takes as its SecretId.
         alias("auth_secret_name"): {"Ref": secret_id},
+        alias("inbound_bucket_name"): {"Ref": only(template, "AWS::S3::Bucket")[0]},
         "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": settings.log_level,
@@ -125,8 +126,14 @@ def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template
                 "Effect": "Allow",
                 "Resource": "*",
             },
+            # Events: batch writes and queries; inbound mail's item: one read and one conditional put.
             {
-                "Action": ["dynamodb:BatchWriteItem", "dynamodb:Query"],
+                "Action": [
+                    "dynamodb:BatchWriteItem",
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:Query",
+                ],
                 "Effect": "Allow",
                 "Resource": table_arn,
             },
@@ -137,11 +144,22 @@ def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template
             },
             # The webhook credentials: read only, that one secret only.
             {"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": {"Ref": secret_id}},
+            # Inbound mail's objects, under their prefix only (test_inbound_mail.py).
+            {
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Effect": "Allow",
+                "Resource": {
+                    "Fn::Join": [
+                        "",
+                        [{"Fn::GetAtt": [only(template, "AWS::S3::Bucket")[0], "Arn"]}, "/inbound/*"],
+                    ]
+                },
+            },
         ]
     ]
 
 
-def test_only_api_gateway_may_invoke_it_and_only_on_the_three_routes(template: Template) -> None:
+def test_only_api_gateway_may_invoke_it_and_only_on_its_five_routes(template: Template) -> None:
     function_id, _ = ingest(template)
     permissions = [
         permission
@@ -149,11 +167,17 @@ def test_only_api_gateway_may_invoke_it_and_only_on_the_three_routes(template: T
         if permission["Properties"]["FunctionName"] == {"Fn::GetAtt": [function_id, "Arn"]}
     ]
 
-    assert len(permissions) == 3
+    assert len(permissions) == 5
     for permission in permissions:
         assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
         assert permission["Properties"]["Action"] == "lambda:InvokeFunction"
-    for route in ("/POST/webhooks/events$", "/GET/messages/\\*$", "/GET/recipients/\\*$"):
+    for route in (
+        "/POST/webhooks/events$",
+        "/GET/messages/\\*$",
+        "/GET/recipients/\\*$",
+        "/POST/webhooks/inbound$",
+        "/GET/inbound/\\*$",
+    ):
         template.has_resource_properties(
             "AWS::Lambda::Permission",
             {

@@ -82,6 +82,7 @@ def test_these_alarms_and_no_others(template: Template, settings: StageSettings)
         "PublisherIteratorAge",
         contract.Metric.AUTH_FAILURES,
         contract.Metric.STORAGE_FAILURES,
+        contract.Metric.INBOUND_TOO_LARGE,
         *dead_letter_queue_ids(template, settings),
     }
 

@@ -22,7 +22,13 @@ EXPECTED_ACKNOWLEDGMENTS = {
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
         "AmazonAPIGatewayPushToCloudWatchLogs]"
     },
-    "Ingest/Role": {"AwsSolutions-IAM5[Resource::*]"},
+    "Ingest/Role": {
+        "AwsSolutions-IAM5[Resource::*]",
+        "AwsSolutions-IAM5[Resource::<InboundMailBucket6432EECF.Arn>/inbound/*]",
+    },
+    "WebhookApi/Api/Default/webhooks/inbound/POST": {"AwsSolutions-APIG4", "AwsSolutions-COG4"},
+    "WebhookApi/Api/Default/inbound/{inbound_id}/GET": {"AwsSolutions-COG4"},
+    "InboundMail/Bucket": {"AwsSolutions-S1"},
     "Ingest/Function": {"AwsSolutions-L1"},
     "WebhookApi/Api/Default/recipients/{address}/GET": {"AwsSolutions-COG4"},
     "Publisher/Role": {"AwsSolutions-IAM5[Resource::*]"},

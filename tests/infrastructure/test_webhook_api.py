@@ -96,7 +96,7 @@ def test_no_other_methods_exist(template: Template) -> None:
         for body in template.find_resources("AWS::ApiGateway::Method").values()
     }
     assert methods == {"POST", "GET"}
-    assert len(template.find_resources("AWS::ApiGateway::Method")) == 3
+    assert len(template.find_resources("AWS::ApiGateway::Method")) == 5
 
 
 def test_stage_throttles_logs_and_measures(template: Template, settings: StageSettings) -> None:
@@ -156,7 +156,8 @@ def test_api_gateways_logging_role_has_only_its_push_to_cloudwatch_policy(templa
     ]
 
 
-WEBHOOK_METHOD = "execute-api:/*/POST/webhooks/events"
+# The two routes CMC posts to: events and inbound mail.
+WEBHOOK_METHOD = ["execute-api:/*/POST/webhooks/events", "execute-api:/*/POST/webhooks/inbound"]
 
 
 def test_without_an_allowlist_the_api_has_no_resource_policy(dev: Template) -> None:
@@ -164,7 +165,7 @@ def test_without_an_allowlist_the_api_has_no_resource_policy(dev: Template) -> N
     assert "Policy" not in api["Properties"]
 
 
-def test_the_allowlist_denies_other_sources_the_webhook_route_only(prod: Template) -> None:
+def test_the_allowlist_denies_other_sources_the_webhook_routes_only(prod: Template) -> None:
     _, api = only(prod, "AWS::ApiGateway::RestApi")
 
     assert api["Properties"]["Policy"]["Statement"] == [

@@ -217,8 +217,8 @@ def message_ids(value: str | None) -> list[str]:
 
 # --- Classification ------------------------------------------------------------------------------
 AUTO_REPLY_SUBJECT = re.compile(
-    r"^\s*(auto(matic)?[ -]?(reply|response)|autoreply|out of (the )?office|vacation|away from|"
-    r"abwesenheit|r[ée]ponse automatique|自動(応答|返信|回答|送信)|不在|休暇)",
+    r"^\s*[\[(\u3010\uff08]?\s*(auto(matic)?[ -]?(reply|response)|autoreply|out of (the )?office|vacation|"
+    r"away from|abwesenheit|r[ée]ponse automatique|自動(応答|返信|回答|送信)|不在|休暇)",
     re.IGNORECASE,
 )
 DELIVERY_REPORT_SUBJECT = re.compile(
