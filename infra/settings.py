@@ -33,7 +33,10 @@ DEFAULT_STAGE = "dev"
 # EventBridge's default retry policy of a target (SubscriberBase holds its bounds).
 DEFAULT_RETRY_ATTEMPTS = 10
 DEFAULT_MAX_EVENT_AGE_HOURS = 24
-DETAIL_TYPES = tuple(kind.detail_type for kind in contract.PUBLISHABLE_KINDS.values())
+DETAIL_TYPES = (
+    *(kind.detail_type for kind in contract.PUBLISHABLE_KINDS.values()),
+    contract.INBOUND_DETAIL_TYPE,
+)
 BOUNCED = contract.PUBLISHABLE_KINDS["bounced"].detail_type
 
 
@@ -240,7 +243,9 @@ class StageSettings(IngestTunables, PublishTunables):
 
     @property
     def published_detail_types(self) -> tuple[str, ...]:
-        return tuple(contract.PUBLISHABLE_KINDS[kind].detail_type for kind in self.published_kinds)
+        """The published kinds' detail-types, and inbound mail's, which is always published."""
+        kinds = (contract.PUBLISHABLE_KINDS[kind].detail_type for kind in self.published_kinds)
+        return (*kinds, contract.INBOUND_DETAIL_TYPE)
 
     @property
     def removal_policy(self) -> RemovalPolicy:

@@ -354,7 +354,12 @@ def test_a_subscriber_listens_only_for_published_kinds() -> None:
     (line,) = problems({"subscribers": [entry]})
     assert line.startswith("subscriber 'x' listens for ['Email Delivered'], which published_kinds")
     settings = with_subscribers(entry, published_kinds=["bounced", "succeeded"])
-    assert settings.published_detail_types == ("Email Bounced", "Email Delivered")
+    assert settings.published_detail_types == ("Email Bounced", "Email Delivered", "Email Received")
+
+
+def test_a_subscriber_may_listen_for_received_mail_whatever_the_kinds() -> None:
+    entry = {"name": "x", "kind": "queue", "rule": {"detail_types": ["Email Received"]}}
+    assert with_subscribers(entry).subscribers[0].rule.detail_types == ("Email Received",)
 
 
 def test_no_subscribers_is_allowed() -> None:
