@@ -281,10 +281,10 @@ def try_it(base_url: str, backend: LocalBackend, credentials: CredentialSet) -> 
             "  # 5. the bounced recipient: its events and whether to stop mailing it",
             f"  curl -sS {base_url}/recipients/{bounced_recipient}",
             "",
+            *inbound_try_it(base_url, backend, credentials),
             "  # the message lookup from the CLI",
             f"  {cli}",
             "",
-            *inbound_try_it(base_url, backend, credentials),
         ]
     )
 

@@ -134,11 +134,15 @@ def printed_commands(banner: str) -> list[str]:
     ]
 
 
+# The parts of an inbound mail's lookup that hold presigned URLs (signed anew on every lookup).
+URLS = {"headers", "text", "html", "attachments"}
+
+
 def test_the_printed_curl_commands_work_as_pasted(server: LocalServer) -> None:
     assert "authentication is OFF" in server.banner
     commands = printed_commands(server.banner)
-    assert len(commands) == 6, server.banner
-    post_json, post_form, post_bounce, lookup, recipient, cli = commands
+    assert len(commands) == 9, server.banner
+    post_json, post_form, post_bounce, lookup, recipient, post_mail, mail, mail_cli, cli = commands
 
     for command in (post_json, post_form, post_bounce):
         result = subprocess.run(
@@ -163,6 +167,26 @@ def test_the_printed_curl_commands_work_as_pasted(server: LocalServer) -> None:
         shlex.split(cli), cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
     )
     assert json.loads(result.stdout) == history
+
+    # An inbound mail replying to the first message: stored, then looked up by its id (API and CLI).
+    result = subprocess.run(
+        shlex.split(post_mail), cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    stored = json.loads(result.stdout)
+    assert (stored["stored"], stored["attachments"]) == (True, 2), result.stdout
+    views = []
+    for command in (mail, mail_cli):
+        pasted = command.replace("INBOUND_ID", stored["inbound_id"])
+        result = subprocess.run(
+            shlex.split(pasted), cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+        )
+        views.append(json.loads(result.stdout))
+    for view in views:
+        assert view["related_message_id"] == history["message_id"]
+        assert [a["filename"] for a in view["attachments"]] == ["見積書.txt", "pixels.png"]
+    assert {k: v for k, v in views[0].items() if k not in URLS} == {
+        k: v for k, v in views[1].items() if k not in URLS
+    }
 
 
 def test_all_seed_payloads_over_http_and_a_bounce_shows_in_the_history(server: LocalServer) -> None:
@@ -255,8 +279,10 @@ def test_with_credentials_set_strangers_get_401_and_the_printed_commands_still_w
         )
         assert (status, body["error"]) == (401, "unauthorized")
 
-        post_json, post_form, post_bounce, _, _, _ = printed_commands(secured.banner)
-        for command in (post_json, post_form, post_bounce):
+        post_json, post_form, post_bounce, _, _, post_mail, *_ = printed_commands(secured.banner)
+        # Each answers its count: one record written, or the mail's two attachments stored.
+        expected = [(post_json, "written", 1), (post_form, "written", 1), (post_bounce, "written", 1)]
+        for command, field, count in [*expected, (post_mail, "attachments", 2)]:
             result = subprocess.run(
                 ["bash", "-c", command],
                 cwd=ROOT,
@@ -266,7 +292,7 @@ def test_with_credentials_set_strangers_get_401_and_the_printed_commands_still_w
                 timeout=60,
                 check=True,
             )
-            assert json.loads(result.stdout)["written"] == 1, result.stdout
+            assert json.loads(result.stdout)[field] == count, result.stdout
     finally:
         stop(secured)
     logged = secured.output.text()[len(secured.banner) :]
