@@ -294,8 +294,11 @@ def lookup_inbound(store: InboundStore, objects: ObjectStore, inbound_id: str) -
         return objects.presign(key, expires_in=URL_EXPIRES_SECONDS, filename=filename)
 
     def body(name: str) -> PresignedObject | None:
+        # Downloaded, never rendered: a sender's HTML does not run in a browser from the bucket's URL.
         key = item.get(f"{name}_key")
-        return PresignedObject(url=url(str(key)), size=item.get(f"{name}_size")) if key else None
+        if not key:
+            return None
+        return PresignedObject(url=url(str(key), str(key).rpartition("/")[2]), size=item.get(f"{name}_size"))
 
     return InboundView(
         inbound_id=item["inbound_id"],
