@@ -49,11 +49,21 @@ def fields(headers: list[dict[str, str]], **overrides: str) -> dict[str, str]:
 
 
 def multipart(
-    text_fields: dict[str, str], files: list[tuple[str, bytes, str]], *, raw_filenames: bool = True
+    text_fields: dict[str, str],
+    files: list[tuple[str, bytes, str]],
+    *,
+    raw_filenames: bool = True,
+    charset_fields: dict[str, tuple[bytes, str]] | None = None,
 ) -> tuple[bytes, str]:
     """A multipart/form-data body and its Content-Type. `files`: (file name, bytes, content type), posted
-    as attachment1..N with `attachments` = N; file names as raw UTF-8 or as MIME encoded words."""
-    parts: list[bytes] = []
+    as attachment1..N with `attachments` = N; file names as raw UTF-8 or as MIME encoded words.
+    `charset_fields`: fields as (bytes, charset), each part declaring its charset."""
+    parts: list[bytes] = [
+        f'Content-Disposition: form-data; name="{name}"\r\n'.encode()
+        + f"Content-Type: text/plain; charset={charset}\r\n\r\n".encode()
+        + data
+        for name, (data, charset) in (charset_fields or {}).items()
+    ]
     all_fields = text_fields | {"attachments": str(len(files))} if files else dict(text_fields)
     for name, value in all_fields.items():
         parts.append(

@@ -10,8 +10,10 @@ import pytest
 from cmc_dev.backend import LocalBackend
 from cmc_webhooks import contract
 from cmc_webhooks.dal.inbound import DynamoDBInboundStore, S3MailObjects
+from cmc_webhooks.errors import StorageUnavailable
 from cmc_webhooks.logic.inbound import build_inbound
 from cmc_webhooks.logic.inbound_parse import parse_inbound
+from cmc_webhooks.models.inbound import MailObject
 from cmc_webhooks.wiring import InboundDependencies
 from tests.conftest import load_fixture
 from tests.inbound_samples import BINARY, fields, mail_headers, multipart
@@ -69,3 +71,9 @@ def test_a_post_larger_than_the_limit_with_base64_is_a_413_and_stores_nothing(
     assert items == []
     listed = objects.client.list_objects_v2(Bucket=objects.bucket, Prefix="inbound/")
     assert not any("big" in obj["Key"] for obj in listed.get("Contents", []))
+
+
+def test_an_object_store_that_refuses_is_storage_unavailable(backend: LocalBackend) -> None:
+    objects = S3MailObjects("no-such-bucket-anywhere", client=backend.client("s3"))
+    with pytest.raises(StorageUnavailable, match="try again"):
+        objects.put_objects([MailObject("inbound/x/headers.json", b"[]", "application/json")])

@@ -323,3 +323,22 @@ def test_the_lookup_gives_presigned_urls_named_after_the_files() -> None:
         lookup_inbound(store, objects, "0" * 32)
     with pytest.raises(MessageNotFound, match="32 hexadecimal"):
         lookup_inbound(store, objects, "../etc")
+
+
+def test_other_charsets_are_read_in_fields_and_headers() -> None:
+    subject = "お問い合わせ"
+    encoded = base64.b64encode(subject.encode("iso-2022-jp")).decode()
+    headers = mail_headers()
+    headers[2] = {"name": "Subject", "value": f"=?ISO-2022-JP?B?{encoded}?="}
+    body, content_type = multipart(
+        {"headers": json.dumps(headers), "envelope-to": "a@b.c"},
+        [],
+        charset_fields={"text": ("本文です".encode("shift_jis"), "shift_jis")},
+    )
+    store, objects = FakeStore(), FakeObjects()
+
+    result = receive(body, content_type, store, objects)
+
+    item = store.items[result.inbound_id]
+    assert item["subject"] == subject  # no `subject` field: the header, decoded
+    assert objects.objects[item["text_key"]].data.decode() == "本文です"
