@@ -10,6 +10,7 @@ from typing import Any
 
 from cmc_webhooks import contract
 from cmc_webhooks.logic.decode import FORM_TEXT_FIELDS
+from cmc_webhooks.logic.inbound_parse import TEXT_FIELDS
 from cmc_webhooks.models.cmc import WebhookEnvelope
 
 
@@ -33,7 +34,41 @@ def openapi_document() -> dict[str, Any]:
             "application/x-www-form-urlencoded": {"schema": form},
         },
     }
+    document["paths"][contract.INBOUND_WEBHOOK_PATH]["post"]["requestBody"] = inbound_request_body()
     return document
+
+
+def inbound_request_body() -> dict[str, Any]:
+    """CMC's inbound mail: the same fields as JSON or multipart, attachments only in multipart."""
+    text = {"type": "string"}
+    properties: dict[str, Any] = {
+        **{name: text for name in TEXT_FIELDS},
+        "headers": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "value"],
+                "properties": {"name": text, "value": text},
+            },
+        },
+        "attachments": {"type": "integer", "minimum": 0},
+    }
+    multipart = {
+        **properties,
+        "headers": {"type": "string", "description": "the headers' JSON list as a string"},
+        "attachment1": {"type": "string", "format": "binary"},
+    }
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "required": ["headers"], "properties": properties}
+            },
+            "multipart/form-data": {
+                "schema": {"type": "object", "required": ["headers"], "properties": multipart}
+            },
+        },
+    }
 
 
 if __name__ == "__main__":

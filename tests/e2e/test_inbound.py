@@ -13,9 +13,13 @@ from typing import Any
 
 import boto3
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from cmc_dev.backend import LOCAL_INBOUND_BUCKET, LOCAL_REGION
+from cmc_dev.backend import LOCAL_INBOUND_BUCKET, LOCAL_REGION, LocalBackend
+from cmc_webhooks import contract
 from tests.conftest import fixture_text, load_fixture
+from tests.e2e.test_fuzz import ERROR_STATUSES, Live
 from tests.e2e.test_local_server import LocalServer, launch, stop
 from tests.inbound_samples import (
     BINARY,
@@ -157,3 +161,76 @@ def test_the_event_webhook_still_reads_multipart_and_form_bodies_through_the_gat
     status, history = server.request("GET", "/messages/multipart-event@example.com")
     assert status == 200
     assert history["events"][0]["subject"] == "件名のテスト"
+
+
+@pytest.fixture(scope="module")
+def live(server: LocalServer) -> Live:
+    table, endpoint = re.findall(r"--table (\S+) --endpoint-url (\S+)", server.banner)[0]
+    return Live(server, LocalBackend(endpoint_url=endpoint, table_name=table))
+
+
+def stored_objects(server: LocalServer) -> int:
+    pages = s3_client(server).get_paginator("list_objects_v2").paginate(Bucket=LOCAL_INBOUND_BUCKET)
+    return sum(page.get("KeyCount", 0) for page in pages)
+
+
+# Mail-shaped and shapeless bodies: fields that are missing, of the wrong type, miscounted or garbled.
+headers_values = st.one_of(
+    st.none(),
+    st.text(max_size=20),
+    st.lists(
+        st.fixed_dictionaries(
+            {"name": st.sampled_from(["Message-ID", "In-Reply-To", "Subject"]), "value": st.text(max_size=20)}
+        ),
+        max_size=3,
+    ),
+    st.lists(st.integers() | st.text(max_size=5), max_size=2),
+)
+mail_documents = st.fixed_dictionaries(
+    {"headers": headers_values},
+    optional={
+        "subject": st.text(max_size=20) | st.integers(),
+        "text": st.text(max_size=20),
+        "envelope-to": st.text(max_size=20),
+        "attachments": st.integers(-1, 2) | st.text(max_size=3),
+    },
+)
+raw_bodies = st.one_of(
+    st.binary(max_size=300),
+    mail_documents.map(lambda document: ("application/json", json.dumps(document).encode())),
+    st.tuples(mail_documents, st.lists(st.binary(max_size=50), max_size=2)).map(
+        lambda pair: multipart_of(*pair)
+    ),
+)
+
+
+def multipart_of(document: dict[str, Any], files: list[bytes]) -> tuple[str, bytes]:
+    text = {name: value if isinstance(value, str) else json.dumps(value) for name, value in document.items()}
+    body, content_type = multipart(
+        text, [(f"f{n}", data, "application/octet-stream") for n, data in enumerate(files)]
+    )
+    return content_type, body
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    case=raw_bodies, content_type=st.sampled_from(["multipart/form-data; boundary=x", "application/json", ""])
+)
+def test_raw_mail_gets_json_answers_and_nothing_half_stored(
+    live: Live, server: LocalServer, case: bytes | tuple[str, bytes], content_type: str
+) -> None:
+    if isinstance(case, tuple):
+        content_type, body = case
+    else:
+        body = case
+    objects_before = stored_objects(server)
+
+    status, payload = server.request("POST", contract.INBOUND_WEBHOOK_PATH, body, content_type)
+
+    items = live.new_items()
+    assert status in {200} | ERROR_STATUSES, payload
+    if status != 200:
+        assert payload["error"]
+        assert (items, stored_objects(server)) == (0, objects_before)
+    else:  # stored once: a new item with its objects, or a duplicate adding nothing
+        assert items == (0 if payload["duplicate"] else 1)
