@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -77,3 +78,27 @@ def test_an_object_store_that_refuses_is_storage_unavailable(backend: LocalBacke
     objects = S3MailObjects("no-such-bucket-anywhere", client=backend.client("s3"))
     with pytest.raises(StorageUnavailable, match="try again"):
         objects.put_objects([MailObject("inbound/x/headers.json", b"[]", "application/json")])
+
+
+def test_a_mail_leaves_a_metrics_line_and_no_personal_data_in_the_output(
+    api_client: Api,
+    backend: LocalBackend,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    api, _, _ = inbound_on(api_client, backend)
+    body, content_type = multipart(
+        fields(mail_headers("private-0001@example.jp")), [("秘密の見積書.pdf", BINARY, "application/pdf")]
+    )
+    capsys.readouterr()
+
+    reply = api.call("POST", contract.INBOUND_WEBHOOK_PATH, body, content_type)
+
+    assert reply.status == 200
+    output = capsys.readouterr().out + "".join(record.getMessage() for record in caplog.records)
+    for private in ("taro@example.jp", "support@example.com", "お問い合わせ", "秘密の見積書", "private-0001"):
+        assert private not in output
+    [blob] = [json.loads(line) for line in output.splitlines() if '"InboundReceived"' in line]
+    assert (blob["InboundReceived"], blob["InboundDuplicated"]) == ([1.0], [0.0])
+    assert (blob["inbound_id"], blob["mail_kind"]) == (reply.body["inbound_id"], "reply")
+    assert blob["request_id"]
