@@ -97,6 +97,7 @@ def recipient_history(
 def event_view(item: StoredItem) -> EventView:
     return EventView(
         event_id=item["event_id"],
+        message_id=item["message_id"],
         event_type=item["event_type"],
         status=item.get("status"),
         occurred_at=item.get("occurred_at"),
