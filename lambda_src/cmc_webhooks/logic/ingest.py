@@ -197,6 +197,7 @@ class _ItemBuilder:
         self.received_at = received_utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         self.received_utc = received_utc
         self.options = options
+        # The lasting class's; _add sets each item's own (logic/storage.py).
         self.expires_at = int((received_utc + options.retention).timestamp())
         self.quarantine_partition = contract.QUARANTINE_PARTITION_PREFIX + received_utc.date().isoformat()
         self.repaired = False  # whether the record at hand had text that had to be repaired
