@@ -4,6 +4,7 @@ DynamoDB adapter (BatchGetItem, day counters fed from the stream) and the real A
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -13,12 +14,16 @@ import pytest
 
 from cmc_dev.fake_cmc_api import FakeCmcState, running_fake_cmc_api
 from cmc_dev.fanout import StreamPoller
+from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_webhooks import contract
 from cmc_webhooks.dal.cmc_api import ApiCredentials, CmcApiClient
 from cmc_webhooks.dal.reconcile_store import ReconcileTableStore
+from cmc_webhooks.errors import CredentialsUnavailable
 from cmc_webhooks.handlers import day_counter
+from cmc_webhooks.handlers.reconcile import ReconcileDependencies, api_credentials, make_handler
 from cmc_webhooks.logic.ingest import IngestOptions
 from cmc_webhooks.logic.reconcile import ReconcileError, ReconcileOptions, reconcile_day, reconcile_days
+from cmc_webhooks.settings import ReconcileSettings
 from tests.conftest import load_fixture
 from tests.integration.conftest import Api
 
@@ -180,3 +185,39 @@ def test_a_bounce_received_by_webhook_and_from_the_api_is_one_item(harness: Harn
 
     assert (summary["fetched"], summary["written"], summary["already_stored"]) == (1, 0, 1)
     assert len(harness.events()) == 1
+
+
+def test_the_scheduled_function_reads_its_own_secret_and_reconciles_yesterday_or_a_range(
+    harness: Harness,
+) -> None:
+    secrets = harness.api.backend.client("secretsmanager")
+    name, empty = f"{harness.api.table_name}-cmc-api", f"{harness.api.table_name}-empty"
+    secrets.create_secret(Name=name, SecretString=json.dumps({"api_user": "api-user", "api_key": "api-key"}))
+    secrets.create_secret(Name=empty, SecretString=json.dumps({"api_user": "api-user"}))
+    settings = ReconcileSettings.from_env(
+        {
+            "CMC_TABLE_NAME": harness.api.table_name,
+            "CMC_API_SECRET_NAME": name,
+            "CMC_SERVER_COMPOSITION": "pro",
+            "CMC_API_URL": harness.url,
+        }
+    )
+    handler = make_handler(
+        lambda: ReconcileDependencies(settings, harness.store, lambda: api_credentials(name))
+    )
+    harness.cmc.deliveries = queued(2)
+
+    ranged = handler({"date": "2023-01-24", "until": "2023-01-25"}, LocalLambdaContext())
+    scheduled = handler({}, LocalLambdaContext())
+
+    assert ranged["failures"] == []
+    assert [(day["date"], day["written"]) for day in ranged["dates"]] == [
+        ("2023-01-24", 0),
+        ("2023-01-25", 2),
+    ]
+    today = datetime.now(settings.tz).date()
+    assert [day["date"] for day in scheduled["dates"]] == [(today - timedelta(days=1)).isoformat()]
+    with pytest.raises(CredentialsUnavailable, match="must hold"):
+        api_credentials(empty)
+    with pytest.raises(ReconcileError, match="at most 31 days"):
+        handler({"date": "2023-01-01", "until": "2023-03-01"}, LocalLambdaContext())
