@@ -214,6 +214,16 @@ def function_with_handler(template: Template, handler: str) -> tuple[str, dict[s
     return logical_id, dict(body)
 
 
+def webhook_secret(template: Template) -> tuple[str, dict[str, Any]]:
+    """The logical id and body of the webhook credentials' secret (the reconciliation has its own)."""
+    (found,) = [
+        (logical_id, dict(body))
+        for logical_id, body in template.find_resources("AWS::SecretsManager::Secret").items()
+        if logical_id.startswith("WebhookAuthSecret")
+    ]
+    return found
+
+
 def publisher_mapping(template: Template) -> dict[str, Any]:
     """The body of the stream publisher's event source mapping (the day counter has one too)."""
     function_id, _ = function_with_handler(template, "cmc_webhooks.handlers.publisher.lambda_handler")
