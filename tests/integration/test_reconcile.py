@@ -25,7 +25,7 @@ from cmc_webhooks.logic.ingest import IngestOptions
 from cmc_webhooks.logic.reconcile import ReconcileError, ReconcileOptions, reconcile_day, reconcile_days
 from cmc_webhooks.settings import ReconcileSettings
 from tests.conftest import load_fixture
-from tests.integration.conftest import Api
+from tests.integration.conftest import DYNAMODB_BACKENDS, Api, api_for
 
 DAY = date(2023, 1, 25)
 OPTIONS = ReconcileOptions(
@@ -71,19 +71,28 @@ class Harness:
         return [item for item in self.api.items() if item["sk"]["S"].startswith("EVENT#")]
 
 
-@pytest.fixture
-def harness(api_client: Api) -> Iterator[Harness]:
-    backend = dataclasses.replace(api_client.backend, table_name=api_client.table_name)
-    store = ReconcileTableStore(api_client.table_name, client=backend.dynamodb())
-    queue = backend.client("sqs").create_queue(QueueName=f"{api_client.table_name}-failures")["QueueUrl"]
+def harness_on(api: Api) -> Iterator[Harness]:
+    backend = dataclasses.replace(api.backend, table_name=api.table_name)
+    store = ReconcileTableStore(api.table_name, client=backend.dynamodb())
     counter = StreamPoller(
         backend,
         day_counter.make_handler(lambda: store),
         patterns=list(contract.DAY_COUNT_FILTER_PATTERNS),
-        on_failure_queue_url=queue,
+        on_failure_queue_url="unused: the day counter does not fail here",
     )
     with running_fake_cmc_api() as (url, cmc):
-        yield Harness(api_client, cmc, url, store, counter)
+        yield Harness(api, cmc, url, store, counter)
+
+
+@pytest.fixture
+def harness(api_client: Api) -> Iterator[Harness]:
+    yield from harness_on(api_client)
+
+
+@pytest.fixture(params=DYNAMODB_BACKENDS)
+def any_harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    """On moto and on AWS's DynamoDB Local: BatchGetItem, UpdateItem ADD and the stream as AWS has them."""
+    yield from harness_on(api_for(request))
 
 
 def queued(count: int) -> list[dict[str, Any]]:
@@ -95,7 +104,8 @@ def webhook(event_type: str, records: list[dict[str, Any]]) -> dict[str, Any]:
     return {"event_type": event_type, "server_composition": "pro", "event": {event_type: records}}
 
 
-def test_a_day_with_gaps_is_completed_and_the_next_run_writes_nothing(harness: Harness) -> None:
+def test_a_day_with_gaps_is_completed_and_the_next_run_writes_nothing(any_harness: Harness) -> None:
+    harness = any_harness
     rows = queued(150)
     harness.cmc.deliveries = rows
     assert harness.api.post_json(webhook("deliveries", rows[:100])).status == 200
@@ -174,7 +184,8 @@ def test_a_failure_on_a_later_page_writes_nothing_of_the_earlier_ones(harness: H
     assert harness.events() == []
 
 
-def test_a_bounce_received_by_webhook_and_from_the_api_is_one_item(harness: Harness) -> None:
+def test_a_bounce_received_by_webhook_and_from_the_api_is_one_item(any_harness: Harness) -> None:
+    harness = any_harness
     bounce = load_fixture("seed_bounces_user_unknown")
     assert harness.api.post_json(bounce).status == 200
     row = dict(bounce["event"]["bounces"][0])
