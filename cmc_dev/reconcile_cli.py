@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from cmc_webhooks.dal.cmc_api import ApiCredentials, CmcApiClient
 from cmc_webhooks.dal.reconcile_store import ReconcileTableStore
-from cmc_webhooks.logic.ingest import IngestOptions
 from cmc_webhooks.logic.reconcile import ReconcileOptions, dates_between, reconcile_days
 from cmc_webhooks.settings import IngestTunables, ReconcileTunables
+from cmc_webhooks.wiring import ingest_options
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace, client: DynamoDBClient) -> int:
     )
     options = ReconcileOptions(
         server_composition=args.server_composition,
-        ingest=IngestOptions(time_zone=ingest.tz, retention=retention, max_records=100),
+        ingest=ingest_options(ingest),
         always=args.always,
     )
     store = ReconcileTableStore(args.table, client=client, retention=retention)

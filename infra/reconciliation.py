@@ -94,9 +94,9 @@ class Reconciliation(Construct):
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
             environment={
+                # The ingest's settings too: its items are the webhook's (time zone, retention, index).
+                **settings.ingest_environment(),
                 **settings.reconcile_environment(),
-                str(names["time_zone"].alias): settings.time_zone,
-                str(names["retention_days"].alias): str(settings.retention_days),
                 str(names["table_name"].alias): table.table_name,
                 str(names["api_secret_name"].alias): self.secret.secret_arn,
             },

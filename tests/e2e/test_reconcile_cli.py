@@ -22,6 +22,7 @@ from cmc_dev.gateway import rest_proxy_event
 from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_dev.local_function import local_dependencies
 from cmc_webhooks import contract
+from cmc_webhooks.handlers import publisher
 from tests.conftest import load_fixture
 from tests.e2e.test_cli import ROOT
 
@@ -88,8 +89,11 @@ class Local:
 
 @pytest.fixture(scope="module")
 def local() -> Iterator[Local]:
-    """As `make local` runs: the backend and the fan-out set the process's environment (restored after)."""
+    """As `make local` runs: the backend and the fan-out set the process's environment (restored after).
+    The publisher builds its dependencies once per process: a test before this one may have built them
+    for another bus, so they are built again from this environment."""
     saved = dict(os.environ)
+    publisher.publisher_dependencies.cache_clear()
     with (
         running_backend(table_name=TABLE, env=os.environ) as backend,
         running_fanout(backend, env=os.environ, subscriber_out=None) as (fanout, poller),
@@ -98,6 +102,7 @@ def local() -> Iterator[Local]:
         yield Local(backend, fanout, poller, url, cmc)
     os.environ.clear()
     os.environ.update(saved)
+    publisher.publisher_dependencies.cache_clear()
 
 
 def as_api_row(record: dict[str, Any]) -> dict[str, Any]:

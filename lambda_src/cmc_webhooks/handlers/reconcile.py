@@ -26,7 +26,6 @@ from cmc_webhooks import contract
 from cmc_webhooks.dal.cmc_api import ApiCredentials, CmcApiClient
 from cmc_webhooks.dal.reconcile_store import ReconcileTableStore
 from cmc_webhooks.errors import CredentialsUnavailable
-from cmc_webhooks.logic.ingest import IngestOptions
 from cmc_webhooks.logic.reconcile import (
     ReconcileError,
     ReconcileOptions,
@@ -35,6 +34,7 @@ from cmc_webhooks.logic.reconcile import (
     yesterday,
 )
 from cmc_webhooks.settings import ReconcileSettings
+from cmc_webhooks.wiring import ingest_options
 
 logger = Logger(service=contract.SERVICE_NAME)
 metrics = Metrics(namespace=contract.METRICS_NAMESPACE, service=contract.SERVICE_NAME)
@@ -100,9 +100,7 @@ def make_handler(
         )
         options = ReconcileOptions(
             server_composition=settings.reconcile_server_composition,
-            ingest=IngestOptions(
-                time_zone=settings.tz, retention=timedelta(days=settings.retention_days), max_records=100
-            ),
+            ingest=ingest_options(settings),
             always=bool(event.get("always")),
         )
         summaries, failures = reconcile_days(
