@@ -18,6 +18,7 @@ from tests.infrastructure.conftest import (
     function_with_handler,
     only,
     statements_of_role,
+    webhook_secret,
 )
 
 RECONCILE = "cmc_webhooks.handlers.reconcile.lambda_handler"
@@ -40,8 +41,7 @@ def api_secret_id(template: Template) -> str:
     (secret_id,) = [
         logical_id
         for logical_id, body in template.find_resources("AWS::SecretsManager::Secret").items()
-        if "CMC API" in body["Properties"]["Description"]
-        or "API user and key" in body["Properties"]["Description"]
+        if logical_id.startswith("ReconciliationApiSecret")
     ]
     return secret_id
 
@@ -154,12 +154,10 @@ def test_a_stage_without_a_server_composition_has_no_reconciliation() -> None:
     stages = {"dev": {**TEST_STAGES["dev"], "reconcile_server_composition": None}}
     template = Template.from_stack(build_stack({"stages": stages, "stage": "dev"}))
 
+    handlers = {
+        body["Properties"]["Handler"] for body in template.find_resources("AWS::Lambda::Function").values()
+    }
+
     assert template.find_resources("AWS::Scheduler::Schedule") == {}
-    assert [
-        h
-        for h in (RECONCILE, COUNTER)
-        if any(
-            body["Properties"]["Handler"] == h
-            for body in template.find_resources("AWS::Lambda::Function").values()
-        )
-    ] == []
+    assert template.find_resources("AWS::SecretsManager::Secret").keys() == {webhook_secret(template)[0]}
+    assert handlers.isdisjoint({RECONCILE, COUNTER})
