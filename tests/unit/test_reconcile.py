@@ -17,6 +17,7 @@ from cmc_webhooks.logic.reconcile import (
     dates_between,
     pages,
     reconcile_day,
+    reconcile_days,
     yesterday,
 )
 from cmc_webhooks.models.store import StoredItem
@@ -174,3 +175,20 @@ def test_a_range_is_bounded_and_yesterday_is_the_console_s() -> None:
         dates_between(date(2026, 2, 1), date(2026, 1, 30), max_days=5)
     # 2026-11-26T16:00Z is already the 27th in Tokyo
     assert yesterday(datetime(2026, 11, 26, 16, 0, tzinfo=UTC), TOKYO) == date(2026, 11, 26)
+
+
+def test_a_range_reads_each_month_s_statistics_once() -> None:
+    api = FakeApi({}, statistics(0))
+
+    summaries, failures = reconcile_days(
+        dates_between(date(2023, 1, 30), date(2023, 2, 2), max_days=31),
+        api=api,
+        store=MemoryStore(),
+        options=OPTIONS,
+        now=lambda: NOW,
+    )
+
+    assert failures == []
+    assert [day["date"] for day in summaries] == ["2023-01-30", "2023-01-31", "2023-02-01", "2023-02-02"]
+    months = [(f["year"], f["month"]) for resource, f in api.calls if resource == "statistics"]
+    assert months == [(2023, 1), (2023, 2)]

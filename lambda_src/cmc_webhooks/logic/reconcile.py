@@ -112,11 +112,13 @@ def reconcile_day(
     store: ReconcileStore,
     options: ReconcileOptions,
     now: datetime,
+    statistics: dict[tuple[int, int], list[dict[str, Any]]] | None = None,
 ) -> DaySummary:
-    """Reconcile one date; ReconcileError (nothing written) if any page of it could not be read."""
+    """Reconcile one date; ReconcileError (nothing written) if any page of it could not be read.
+    `statistics`: the months' statistics already read in this run (a range reads each month once)."""
     first_request = api.requests
     summary = DaySummary(date=day.isoformat())
-    summary.cmc_counts = cmc_day_counts(api, day)
+    summary.cmc_counts = cmc_day_counts(api, day, {} if statistics is None else statistics)
     summary.stored_before = store.day_counts(options.server_composition, day)
     summary.deliveries_compared_equal = summary.cmc_counts is not None and all(
         summary.cmc_counts.get(status, 0) == summary.stored_before.get(status, 0)
@@ -139,9 +141,14 @@ def reconcile_day(
     return summary
 
 
-def cmc_day_counts(api: CmcApi, day: date) -> dict[str, int] | None:
+def cmc_day_counts(
+    api: CmcApi, day: date, months: dict[tuple[int, int], list[dict[str, Any]]]
+) -> dict[str, int] | None:
     """CMC's counts of the day, or None when its statistics have no row for it."""
-    for row in api.list("statistics", {"year": day.year, "month": day.month}):
+    month = (day.year, day.month)
+    if month not in months:
+        months[month] = api.list("statistics", {"year": day.year, "month": day.month})
+    for row in months[month]:
         if _statistics_date(row.get("date")) == day:
             try:
                 return {name: int(row.get(name) or 0) for name in STATISTICS_FIELDS}
@@ -237,9 +244,11 @@ def reconcile_days(
     failed date."""
     summaries: list[dict[str, Any]] = []
     failures: list[str] = []
+    months: dict[tuple[int, int], list[dict[str, Any]]] = {}
     for day in days:
         try:
-            summaries.append(reconcile_day(day, api=api, store=store, options=options, now=now()).as_dict())
+            summary = reconcile_day(day, api=api, store=store, options=options, now=now(), statistics=months)
+            summaries.append(summary.as_dict())
         except WebhookError as exc:
             failures.append(f"{day}: {exc.message}")
             summaries.append({"date": day.isoformat(), "error": exc.message})
