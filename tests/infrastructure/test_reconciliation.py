@@ -161,3 +161,17 @@ def test_a_stage_without_a_server_composition_has_no_reconciliation() -> None:
     assert template.find_resources("AWS::Scheduler::Schedule") == {}
     assert template.find_resources("AWS::SecretsManager::Secret").keys() == {webhook_secret(template)[0]}
     assert handlers.isdisjoint({RECONCILE, COUNTER})
+
+
+def test_the_function_gets_the_ingest_s_settings_and_its_own(
+    template: Template, settings: StageSettings
+) -> None:
+    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    _, function = function_with_handler(template, RECONCILE)
+    variables = function["Properties"]["Environment"]["Variables"]
+
+    assert variables["CMC_TABLE_NAME"] == {"Ref": table_id}
+    assert variables["CMC_SERVER_COMPOSITION"] == settings.reconcile_server_composition
+    # Its items are the webhook's: the same time zone, retention and index settings.
+    for name, value in {**settings.ingest_environment(), **settings.reconcile_environment()}.items():
+        assert variables[name] == value, name
