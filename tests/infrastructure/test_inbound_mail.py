@@ -118,6 +118,10 @@ def test_mail_refused_as_too_large_notifies_the_alarm_topic(template: Template) 
 
 
 def test_the_stream_mapping_passes_new_inbound_items(template: Template) -> None:
-    (mapping,) = template.find_resources("AWS::Lambda::EventSourceMapping").values()
+    (mapping,) = [
+        mapping
+        for mapping in template.find_resources("AWS::Lambda::EventSourceMapping").values()
+        if mapping["Properties"]["FunctionName"]["Ref"].startswith("PublisherFunction")
+    ]
     patterns = [f["Pattern"] for f in mapping["Properties"]["FilterCriteria"]["Filters"]]
     assert '{"eventName":["INSERT"],"dynamodb":{"NewImage":{"sk":{"S":["INBOUND"]}}}}' in patterns
