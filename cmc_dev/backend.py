@@ -61,7 +61,7 @@ class LocalBackend:
 
 
 def create_event_table(client: DynamoDBClient, table_name: str) -> None:
-    """The event table as infra/ declares it: keys, recipient index, stream, TTL."""
+    """The event table as infra/ declares it: keys, recipient and apiData indexes, stream, TTL."""
     client.create_table(
         TableName=table_name,
         BillingMode="PAY_PER_REQUEST",
@@ -69,6 +69,8 @@ def create_event_table(client: DynamoDBClient, table_name: str) -> None:
             {"AttributeName": contract.PARTITION_KEY, "AttributeType": "S"},
             {"AttributeName": contract.SORT_KEY, "AttributeType": "S"},
             {"AttributeName": contract.RECIPIENT_INDEX_PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": contract.API_DATA_INDEX_PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": contract.API_DATA_INDEX_SORT_KEY, "AttributeType": "S"},
         ],
         KeySchema=[
             {"AttributeName": contract.PARTITION_KEY, "KeyType": "HASH"},
@@ -82,7 +84,18 @@ def create_event_table(client: DynamoDBClient, table_name: str) -> None:
                     {"AttributeName": contract.RECIPIENT_INDEX_SORT_KEY, "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": contract.API_DATA_INDEX,
+                "KeySchema": [
+                    {"AttributeName": contract.API_DATA_INDEX_PARTITION_KEY, "KeyType": "HASH"},
+                    {"AttributeName": contract.API_DATA_INDEX_SORT_KEY, "KeyType": "RANGE"},
+                ],
+                "Projection": {
+                    "ProjectionType": "INCLUDE",
+                    "NonKeyAttributes": list(contract.API_DATA_INDEX_PROJECTION),
+                },
+            },
         ],
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
     )

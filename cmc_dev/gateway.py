@@ -12,7 +12,12 @@ from urllib.parse import parse_qs, urlsplit
 from cmc_webhooks import contract
 
 # The API's resources, as the stack declares them.
-RESOURCES = (contract.WEBHOOK_PATH, contract.MESSAGE_LOOKUP_PATH, contract.RECIPIENT_LOOKUP_PATH)
+RESOURCES = (
+    contract.WEBHOOK_PATH,
+    contract.MESSAGE_LOOKUP_PATH,
+    contract.RECIPIENT_LOOKUP_PATH,
+    contract.MESSAGES_BY_API_DATA_PATH,
+)
 
 
 def match_resource(path: str) -> tuple[str, dict[str, str]] | None:

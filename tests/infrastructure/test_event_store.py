@@ -16,7 +16,8 @@ def test_table_keys_index_and_ttl_match_the_contract(template: Template) -> None
         {"AttributeName": contract.PARTITION_KEY, "KeyType": "HASH"},
         {"AttributeName": contract.SORT_KEY, "KeyType": "RANGE"},
     ]
-    assert properties["GlobalSecondaryIndexes"] == [
+    indexes = properties["GlobalSecondaryIndexes"]
+    assert [index for index in indexes if index["IndexName"] == contract.RECIPIENT_INDEX] == [
         {
             "IndexName": contract.RECIPIENT_INDEX,
             "KeySchema": [
@@ -27,10 +28,30 @@ def test_table_keys_index_and_ttl_match_the_contract(template: Template) -> None
         }
     ]
     key_names = {contract.PARTITION_KEY, contract.SORT_KEY, contract.RECIPIENT_INDEX_PARTITION_KEY}
+    key_names |= {contract.API_DATA_INDEX_PARTITION_KEY, contract.API_DATA_INDEX_SORT_KEY}
     assert sorted(properties["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
         {"AttributeName": name, "AttributeType": "S"} for name in sorted(key_names)
     ]
     assert properties["TimeToLiveSpecification"] == {"AttributeName": contract.TTL_ATTRIBUTE, "Enabled": True}
+
+
+def test_the_api_data_index_is_keyed_on_its_own_attributes_and_keeps_only_what_a_status_needs(
+    template: Template,
+) -> None:
+    _, table = only(template, "AWS::DynamoDB::Table")
+    [index] = [
+        index
+        for index in table["Properties"]["GlobalSecondaryIndexes"]
+        if index["IndexName"] == contract.API_DATA_INDEX
+    ]
+    assert index["KeySchema"] == [
+        {"AttributeName": contract.API_DATA_INDEX_PARTITION_KEY, "KeyType": "HASH"},
+        {"AttributeName": contract.API_DATA_INDEX_SORT_KEY, "KeyType": "RANGE"},
+    ]
+    assert index["Projection"] == {
+        "ProjectionType": "INCLUDE",
+        "NonKeyAttributes": list(contract.API_DATA_INDEX_PROJECTION),
+    }
 
 
 def test_table_is_on_demand_encrypted_recoverable_and_streams_new_images(template: Template) -> None:

@@ -26,6 +26,7 @@ INVOKE_PERMISSIONS = {
     "WebhookApi/Api/Default/webhooks/events/POST",
     "WebhookApi/Api/Default/messages/{message_id}/GET",
     "WebhookApi/Api/Default/recipients/{address}/GET",
+    "WebhookApi/Api/Default/messages/GET",
 }
 ALWAYS = {
     LAMBDA_IN_VPC: {"Ingest/Function", "Publisher/Function"},

@@ -133,7 +133,10 @@ def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template
             {
                 "Action": "dynamodb:Query",
                 "Effect": "Allow",
-                "Resource": {"Fn::Join": ["", [table_arn, f"/index/{contract.RECIPIENT_INDEX}"]]},
+                "Resource": [
+                    {"Fn::Join": ["", [table_arn, f"/index/{index}"]]}
+                    for index in sorted((contract.RECIPIENT_INDEX, contract.API_DATA_INDEX))
+                ],
             },
             # The webhook credentials: read only, that one secret only.
             {"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": {"Ref": secret_id}},
@@ -141,7 +144,7 @@ def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template
     ]
 
 
-def test_only_api_gateway_may_invoke_it_and_only_on_the_three_routes(template: Template) -> None:
+def test_only_api_gateway_may_invoke_it_and_only_on_the_four_routes(template: Template) -> None:
     function_id, _ = ingest(template)
     permissions = [
         permission
@@ -149,11 +152,11 @@ def test_only_api_gateway_may_invoke_it_and_only_on_the_three_routes(template: T
         if permission["Properties"]["FunctionName"] == {"Fn::GetAtt": [function_id, "Arn"]}
     ]
 
-    assert len(permissions) == 3
+    assert len(permissions) == 4
     for permission in permissions:
         assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
         assert permission["Properties"]["Action"] == "lambda:InvokeFunction"
-    for route in ("/POST/webhooks/events$", "/GET/messages/\\*$", "/GET/recipients/\\*$"):
+    for route in ("/POST/webhooks/events$", "/GET/messages/\\*$", "/GET/recipients/\\*$", "/GET/messages$"):
         template.has_resource_properties(
             "AWS::Lambda::Permission",
             {

@@ -20,7 +20,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cmc_webhooks import contract
 from cmc_webhooks.errors import StorageUnavailable
-from cmc_webhooks.models.store import StoredItem
+from cmc_webhooks.logic.lookup import ItemPage
+from cmc_webhooks.models.store import StoredItem, recipient_group
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -43,6 +44,31 @@ BACKOFF_BASE_SECONDS = 0.05
 BACKOFF_CAP_SECONDS = 2.0
 
 AttributeValue = dict[str, Any]
+
+
+# What a recipient's current status, and its suppression, are derived from (logic/status.py,
+# logic/suppression.py): the rest of a recipient cut at a page's end, a recipient's whole history.
+STATUS_ATTRIBUTES = ("message_id", "sk", "event_type", "status", "occurred_at", "recipient", "recipient_key")
+SUPPRESSION_ATTRIBUTES = (*STATUS_ATTRIBUTES, "bounce_type", "bounce_category")
+
+
+def projected(query: dict[str, Any], attributes: Sequence[str]) -> dict[str, Any]:
+    """`query` returning only `attributes` (named by placeholders: `status` is a reserved word)."""
+    names = {f"#p{number}": name for number, name in enumerate(attributes)}
+    return {
+        **query,
+        "ProjectionExpression": ", ".join(names),
+        "ExpressionAttributeNames": {**query["ExpressionAttributeNames"], **names},
+    }
+
+
+def _api_data_start(key: str, after: tuple[str, str, str]) -> dict[str, AttributeValue]:
+    return {
+        contract.API_DATA_INDEX_PARTITION_KEY: {"S": key},
+        contract.API_DATA_INDEX_SORT_KEY: {"S": after[0]},
+        contract.PARTITION_KEY: {"S": after[1]},
+        contract.SORT_KEY: {"S": after[2]},
+    }
 
 
 def from_attribute(value: AttributeValue) -> str | int:
@@ -114,25 +140,98 @@ class DynamoDBEventStore:
             self._sleep(random.uniform(backoff / 2, backoff))  # noqa: S311 - jitter, not crypto
         raise StorageUnavailable(f"{len(requests)} items stayed unprocessed after retries; try again")
 
-    def message_events(self, message_id: str) -> list[StoredItem]:
-        return self._query(
-            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
-            ExpressionAttributeNames={"#pk": contract.PARTITION_KEY, "#sk": contract.SORT_KEY},
-            ExpressionAttributeValues={
-                ":pk": {"S": message_id},
-                ":prefix": {"S": contract.EVENT_SORT_KEY_PREFIX},
-            },
+    def message_page(self, message_id: str, *, after: str | None, limit: int) -> ItemPage:
+        start = (
+            None
+            if after is None
+            else {contract.PARTITION_KEY: {"S": message_id}, contract.SORT_KEY: {"S": after}}
         )
+        return self._page(limit, start, **self._message_query(message_id, contract.EVENT_SORT_KEY_PREFIX))
 
-    def recipient_events(self, recipient_key: str, *, limit: int) -> list[StoredItem]:
-        return self._query(
-            IndexName=contract.RECIPIENT_INDEX,
-            KeyConditionExpression="#pk = :pk",
-            ExpressionAttributeNames={"#pk": contract.RECIPIENT_INDEX_PARTITION_KEY},
-            ExpressionAttributeValues={":pk": {"S": recipient_key}},
-            ScanIndexForward=False,
-            PaginationConfig={"MaxItems": limit},
+    def message_group_rest(self, message_id: str, after: str) -> list[StoredItem]:
+        group = recipient_group(after)
+        found = self._query(
+            ExclusiveStartKey={contract.PARTITION_KEY: {"S": message_id}, contract.SORT_KEY: {"S": after}},
+            **projected(self._message_query(message_id, group), STATUS_ATTRIBUTES),
         )
+        # Another recipient's key may begin with this one's and a `#`.
+        return [item for item in found if recipient_group(item["sk"]) == group]
+
+    @staticmethod
+    def _message_query(message_id: str, prefix: str) -> dict[str, Any]:
+        return {
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+            "ExpressionAttributeNames": {"#pk": contract.PARTITION_KEY, "#sk": contract.SORT_KEY},
+            "ExpressionAttributeValues": {":pk": {"S": message_id}, ":prefix": {"S": prefix}},
+        }
+
+    def recipient_page(self, recipient_key: str, *, after: tuple[str, str] | None, limit: int) -> ItemPage:
+        start = None
+        if after is not None:
+            start = {
+                contract.RECIPIENT_INDEX_PARTITION_KEY: {"S": recipient_key},
+                contract.SORT_KEY: {"S": after[0]},
+                contract.PARTITION_KEY: {"S": after[1]},
+            }
+        return self._page(limit, start, ScanIndexForward=False, **self._recipient_query(recipient_key))
+
+    def recipient_all(self, recipient_key: str) -> list[StoredItem]:
+        return self._query(**projected(self._recipient_query(recipient_key), SUPPRESSION_ATTRIBUTES))
+
+    @staticmethod
+    def _recipient_query(recipient_key: str) -> dict[str, Any]:
+        return {
+            "IndexName": contract.RECIPIENT_INDEX,
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": contract.RECIPIENT_INDEX_PARTITION_KEY},
+            "ExpressionAttributeValues": {":pk": {"S": recipient_key}},
+        }
+
+    def api_data_page(self, key: str, *, after: tuple[str, str, str] | None, limit: int) -> ItemPage:
+        start = None if after is None else _api_data_start(key, after)
+        return self._page(limit, start, **self._api_data_query(key, ""))
+
+    def api_data_group_rest(self, key: str, after: tuple[str, str, str]) -> list[StoredItem]:
+        group = recipient_group(after[0])
+        found = self._query(ExclusiveStartKey=_api_data_start(key, after), **self._api_data_query(key, group))
+        return [
+            item
+            for item in found
+            if recipient_group(item["api_data_sk"]) == group and item["message_id"] == after[1]
+        ]
+
+    @staticmethod
+    def _api_data_query(key: str, prefix: str) -> dict[str, Any]:
+        return {
+            "IndexName": contract.API_DATA_INDEX,
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+            "ExpressionAttributeNames": {
+                "#pk": contract.API_DATA_INDEX_PARTITION_KEY,
+                "#sk": contract.API_DATA_INDEX_SORT_KEY,
+            },
+            "ExpressionAttributeValues": {":pk": {"S": key}, ":prefix": {"S": prefix}},
+        }
+
+    def _page(self, limit: int, start: dict[str, AttributeValue] | None, **query: Any) -> ItemPage:
+        """Up to `limit` items from `start` on, in as many calls as DynamoDB's 1 MB a call takes, but no
+        more once they hold a page's worth of bytes."""
+        items: list[StoredItem] = []
+        size = 0
+        if start is not None:
+            query["ExclusiveStartKey"] = start
+        try:
+            while True:
+                response = self.client.query(TableName=self.table_name, Limit=limit - len(items), **query)
+                for raw in response.get("Items", []):
+                    item = cast(dict[str, AttributeValue], raw)
+                    items.append(deserialize(item))
+                    size += sum(len(name) + len(str(value)) for name, value in item.items())
+                last = response.get("LastEvaluatedKey")
+                if not last or len(items) >= limit or size >= contract.PAGE_MAX_BYTES:
+                    return ItemPage(items, more=bool(last))
+                query["ExclusiveStartKey"] = last
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageUnavailable("the event store could not be read; try again") from exc
 
     def _query(self, **query: Any) -> list[StoredItem]:
         items: list[StoredItem] = []

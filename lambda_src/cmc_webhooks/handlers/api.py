@@ -29,6 +29,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from cmc_webhooks import contract, errors
+from cmc_webhooks.handlers import pages_routes
 from cmc_webhooks.logic.lookup import lookup_message, lookup_recipient
 from cmc_webhooks.logic.receive import WebhookRequest, receive_webhook
 from cmc_webhooks.models.api import ErrorBody, IngestSummary, MessageHistory, RecipientHistory
@@ -38,6 +39,7 @@ Metric = contract.Metric
 CMC_EVENT_TYPES = frozenset(kind.event_type for kind in contract.PUBLISHABLE_KINDS.values())
 HTTP_STATUS: dict[type[errors.WebhookError], HTTPStatus] = {
     errors.InvalidEnvelope: HTTPStatus.BAD_REQUEST,
+    errors.InvalidQuery: HTTPStatus.BAD_REQUEST,
     errors.Unauthorized: HTTPStatus.UNAUTHORIZED,
     errors.MessageNotFound: HTTPStatus.NOT_FOUND,
     errors.PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
@@ -123,11 +125,14 @@ def receive() -> dict[str, int]:
 @app.get(
     contract.MESSAGE_LOOKUP_PATH.replace("{message_id}", "<message_id>"),
     summary="A message's events and each recipient's current status",
-    responses=_responses(MessageHistory, HTTPStatus.NOT_FOUND, HTTPStatus.SERVICE_UNAVAILABLE),
+    responses=_responses(
+        MessageHistory, HTTPStatus.BAD_REQUEST, HTTPStatus.NOT_FOUND, HTTPStatus.SERVICE_UNAVAILABLE
+    ),
 )
 def get_message(message_id: str) -> dict[str, Any]:
     # API Gateway passes a path parameter as the client sent it, percent-encoded: decoded once, here.
-    history = lookup_message(dependencies().store, unquote(message_id))
+    paging = pages_routes.page_arguments(app.current_event)
+    history = lookup_message(dependencies().store, unquote(message_id), **paging)
     metrics.add_metric(name=Metric.MESSAGE_LOOKUPS, unit=MetricUnit.Count, value=1)
     return history.model_dump()
 
@@ -135,13 +140,17 @@ def get_message(message_id: str) -> dict[str, Any]:
 @app.get(
     contract.RECIPIENT_LOOKUP_PATH.replace("{address}", "<address>"),
     summary="An address's events and whether it is suppressed",
-    responses=_responses(RecipientHistory, HTTPStatus.SERVICE_UNAVAILABLE),
+    responses=_responses(RecipientHistory, HTTPStatus.BAD_REQUEST, HTTPStatus.SERVICE_UNAVAILABLE),
 )
 def get_recipient(address: str) -> dict[str, Any]:
     deps = dependencies()
-    history = lookup_recipient(deps.store, unquote(address), deps.settings.suppression_policy)
+    paging = pages_routes.page_arguments(app.current_event)
+    history = lookup_recipient(deps.store, unquote(address), deps.settings.suppression_policy, **paging)
     metrics.add_metric(name=Metric.RECIPIENT_LOOKUPS, unit=MetricUnit.Count, value=1)
     return history.model_dump()
+
+
+app.include_router(pages_routes.router)
 
 
 def _error_response(status: HTTPStatus, code: str, message: str, headers: dict[str, str]) -> Response[str]:
