@@ -202,15 +202,18 @@ class DynamoDBEventStore:
 
     @staticmethod
     def _api_data_query(key: str, prefix: str) -> dict[str, Any]:
-        return {
+        """One apiData's index entries; with `prefix`, those whose sort key begins with it."""
+        query: dict[str, Any] = {
             "IndexName": contract.API_DATA_INDEX,
-            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
-            "ExpressionAttributeNames": {
-                "#pk": contract.API_DATA_INDEX_PARTITION_KEY,
-                "#sk": contract.API_DATA_INDEX_SORT_KEY,
-            },
-            "ExpressionAttributeValues": {":pk": {"S": key}, ":prefix": {"S": prefix}},
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": contract.API_DATA_INDEX_PARTITION_KEY},
+            "ExpressionAttributeValues": {":pk": {"S": key}},
         }
+        if prefix:  # DynamoDB takes no empty string in a key condition
+            query["KeyConditionExpression"] += " AND begins_with(#sk, :prefix)"
+            query["ExpressionAttributeNames"]["#sk"] = contract.API_DATA_INDEX_SORT_KEY
+            query["ExpressionAttributeValues"][":prefix"] = {"S": prefix}
+        return query
 
     def _page(self, limit: int, start: dict[str, AttributeValue] | None, **query: Any) -> ItemPage:
         """Up to `limit` items from `start` on, in as many calls as DynamoDB's 1 MB a call takes, but no

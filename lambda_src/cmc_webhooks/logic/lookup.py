@@ -78,7 +78,7 @@ def page_limit(text: str | None) -> int:
     """The `limit` query parameter: PAGE_LIMIT_DEFAULT when absent."""
     if text is None:
         return contract.PAGE_LIMIT_DEFAULT
-    if not text.isdigit() or not 1 <= int(text) <= contract.PAGE_LIMIT_MAX:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= contract.PAGE_LIMIT_MAX:
         raise InvalidQuery(f"limit: a whole number from 1 to {contract.PAGE_LIMIT_MAX}")
     return int(text)
 
