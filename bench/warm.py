@@ -56,16 +56,16 @@ class NullStore:
     def message_group_rest(self, message_id: str, after: str) -> list[Any]:
         return []
 
-    def recipient_page(self, recipient_key: str, *, after: tuple[str, str] | None, limit: int) -> ItemPage:
+    def recipient_page(self, recipient_key: str, *, after: str | None, limit: int) -> ItemPage:
         return NOTHING
 
     def recipient_all(self, recipient_key: str) -> list[Any]:
         return []
 
-    def api_data_page(self, key: str, *, after: tuple[str, str, str] | None, limit: int) -> ItemPage:
+    def api_data_page(self, key: str, *, after: str | None, limit: int) -> ItemPage:
         return NOTHING
 
-    def api_data_group_rest(self, key: str, after: tuple[str, str, str]) -> list[Any]:
+    def api_data_group_rest(self, key: str, after: str) -> list[Any]:
         return []
 
 

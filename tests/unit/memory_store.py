@@ -41,31 +41,25 @@ class MemoryStore:
         found = [item for item in self.items.values() if item.get("recipient_key") == recipient_key]
         return sorted(found, key=lambda item: (item["sk"], item["message_id"]))
 
-    def recipient_page(self, recipient_key: str, *, after: tuple[str, str] | None, limit: int) -> ItemPage:
+    def recipient_page(self, recipient_key: str, *, after: str | None, limit: int) -> ItemPage:
         newest_first = self._recipient(recipient_key)[::-1]
         if after is not None:
-            newest_first = [item for item in newest_first if (item["sk"], item["message_id"]) < after]
+            newest_first = [item for item in newest_first if item["sk"] < after]
         return _page(newest_first, limit)
 
     def recipient_all(self, recipient_key: str) -> list[StoredItem]:
         return self._recipient(recipient_key)
 
-    def _api_data(self, key: str, after: tuple[str, str, str] | None) -> list[StoredItem]:
+    def _api_data(self, key: str, after: str | None) -> list[StoredItem]:
         found = sorted(
             (item for item in self.items.values() if item.get("api_data_key") == key),
-            key=lambda item: (item["api_data_sk"], item["message_id"], item["sk"]),
+            key=lambda item: item["api_data_sk"],
         )
-        if after is None:
-            return found
-        return [item for item in found if (item["api_data_sk"], item["message_id"], item["sk"]) > after]
+        return [item for item in found if after is None or item["api_data_sk"] > after]
 
-    def api_data_page(self, key: str, *, after: tuple[str, str, str] | None, limit: int) -> ItemPage:
+    def api_data_page(self, key: str, *, after: str | None, limit: int) -> ItemPage:
         return _page(self._api_data(key, after), limit)
 
-    def api_data_group_rest(self, key: str, after: tuple[str, str, str]) -> list[StoredItem]:
-        group = recipient_group(after[0])
-        return [
-            item
-            for item in self._api_data(key, after)
-            if recipient_group(item["api_data_sk"]) == group and item["message_id"] == after[1]
-        ]
+    def api_data_group_rest(self, key: str, after: str) -> list[StoredItem]:
+        group = recipient_group(after)
+        return [item for item in self._api_data(key, after) if recipient_group(item["api_data_sk"]) == group]

@@ -62,13 +62,26 @@ def projected(query: dict[str, Any], attributes: Sequence[str]) -> dict[str, Any
     }
 
 
-def _api_data_start(key: str, after: tuple[str, str, str]) -> dict[str, AttributeValue]:
-    return {
-        contract.API_DATA_INDEX_PARTITION_KEY: {"S": key},
-        contract.API_DATA_INDEX_SORT_KEY: {"S": after[0]},
-        contract.PARTITION_KEY: {"S": after[1]},
-        contract.SORT_KEY: {"S": after[2]},
+def _keyed(partition: str, value: str, sort: str, condition: str, bound: str | None) -> dict[str, Any]:
+    """A query of one partition; with `bound`, `condition` (on #sk and :sk) narrows it."""
+    query: dict[str, Any] = {
+        "KeyConditionExpression": "#pk = :pk",
+        "ExpressionAttributeNames": {"#pk": partition},
+        "ExpressionAttributeValues": {":pk": {"S": value}},
     }
+    if bound is not None and condition:
+        query["KeyConditionExpression"] += f" AND {condition}"
+        query["ExpressionAttributeNames"]["#sk"] = sort
+        query["ExpressionAttributeValues"][":sk"] = {"S": bound}
+    return query
+
+
+def _group_after(partition: str, value: str, sort: str, after: str) -> dict[str, Any]:
+    """The sort keys from `after` to the end of its recipient's group (`<...>#`: every key of the group
+    sorts below the group with `$`, the character after `#`). `after` itself comes back too."""
+    query = _keyed(partition, value, sort, "#sk BETWEEN :sk AND :end", after)
+    query["ExpressionAttributeValues"][":end"] = {"S": recipient_group(after)[:-1] + "$"}
+    return query
 
 
 def from_attribute(value: AttributeValue) -> str | int:
@@ -140,88 +153,59 @@ class DynamoDBEventStore:
             self._sleep(random.uniform(backoff / 2, backoff))  # noqa: S311 - jitter, not crypto
         raise StorageUnavailable(f"{len(requests)} items stayed unprocessed after retries; try again")
 
+    # Pages resume by key condition (the sort key after the last one read), not ExclusiveStartKey: the
+    # same read in DynamoDB, and a cursor of one key.
     def message_page(self, message_id: str, *, after: str | None, limit: int) -> ItemPage:
-        start = (
-            None
-            if after is None
-            else {contract.PARTITION_KEY: {"S": message_id}, contract.SORT_KEY: {"S": after}}
+        if after is None:
+            condition, value = "begins_with(#sk, :sk)", contract.EVENT_SORT_KEY_PREFIX
+        else:  # a message's partition holds only events
+            condition, value = "#sk > :sk", after
+        return self._page(
+            limit, **_keyed(contract.PARTITION_KEY, message_id, contract.SORT_KEY, condition, value)
         )
-        return self._page(limit, start, **self._message_query(message_id, contract.EVENT_SORT_KEY_PREFIX))
 
     def message_group_rest(self, message_id: str, after: str) -> list[StoredItem]:
-        group = recipient_group(after)
-        found = self._query(
-            ExclusiveStartKey={contract.PARTITION_KEY: {"S": message_id}, contract.SORT_KEY: {"S": after}},
-            **projected(self._message_query(message_id, group), STATUS_ATTRIBUTES),
-        )
-        # Another recipient's key may begin with this one's and a `#`.
-        return [item for item in found if recipient_group(item["sk"]) == group]
-
-    @staticmethod
-    def _message_query(message_id: str, prefix: str) -> dict[str, Any]:
-        return {
-            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
-            "ExpressionAttributeNames": {"#pk": contract.PARTITION_KEY, "#sk": contract.SORT_KEY},
-            "ExpressionAttributeValues": {":pk": {"S": message_id}, ":prefix": {"S": prefix}},
-        }
-
-    def recipient_page(self, recipient_key: str, *, after: tuple[str, str] | None, limit: int) -> ItemPage:
-        start = None
-        if after is not None:
-            start = {
-                contract.RECIPIENT_INDEX_PARTITION_KEY: {"S": recipient_key},
-                contract.SORT_KEY: {"S": after[0]},
-                contract.PARTITION_KEY: {"S": after[1]},
-            }
-        return self._page(limit, start, ScanIndexForward=False, **self._recipient_query(recipient_key))
-
-    def recipient_all(self, recipient_key: str) -> list[StoredItem]:
-        return self._query(**projected(self._recipient_query(recipient_key), SUPPRESSION_ATTRIBUTES))
-
-    @staticmethod
-    def _recipient_query(recipient_key: str) -> dict[str, Any]:
-        return {
-            "IndexName": contract.RECIPIENT_INDEX,
-            "KeyConditionExpression": "#pk = :pk",
-            "ExpressionAttributeNames": {"#pk": contract.RECIPIENT_INDEX_PARTITION_KEY},
-            "ExpressionAttributeValues": {":pk": {"S": recipient_key}},
-        }
-
-    def api_data_page(self, key: str, *, after: tuple[str, str, str] | None, limit: int) -> ItemPage:
-        start = None if after is None else _api_data_start(key, after)
-        return self._page(limit, start, **self._api_data_query(key, ""))
-
-    def api_data_group_rest(self, key: str, after: tuple[str, str, str]) -> list[StoredItem]:
-        group = recipient_group(after[0])
-        found = self._query(ExclusiveStartKey=_api_data_start(key, after), **self._api_data_query(key, group))
+        query = _group_after(contract.PARTITION_KEY, message_id, contract.SORT_KEY, after)
+        found = self._query(**projected(query, STATUS_ATTRIBUTES))
         return [
             item
             for item in found
-            if recipient_group(item["api_data_sk"]) == group and item["message_id"] == after[1]
+            if item["sk"] != after and recipient_group(item["sk"]) == recipient_group(after)
         ]
 
-    @staticmethod
-    def _api_data_query(key: str, prefix: str) -> dict[str, Any]:
-        """One apiData's index entries; with `prefix`, those whose sort key begins with it."""
-        query: dict[str, Any] = {
-            "IndexName": contract.API_DATA_INDEX,
-            "KeyConditionExpression": "#pk = :pk",
-            "ExpressionAttributeNames": {"#pk": contract.API_DATA_INDEX_PARTITION_KEY},
-            "ExpressionAttributeValues": {":pk": {"S": key}},
-        }
-        if prefix:  # DynamoDB takes no empty string in a key condition
-            query["KeyConditionExpression"] += " AND begins_with(#sk, :prefix)"
-            query["ExpressionAttributeNames"]["#sk"] = contract.API_DATA_INDEX_SORT_KEY
-            query["ExpressionAttributeValues"][":prefix"] = {"S": prefix}
-        return query
+    def recipient_page(self, recipient_key: str, *, after: str | None, limit: int) -> ItemPage:
+        query = _keyed(
+            contract.RECIPIENT_INDEX_PARTITION_KEY, recipient_key, contract.SORT_KEY, "#sk < :sk", after
+        )
+        return self._page(limit, IndexName=contract.RECIPIENT_INDEX, ScanIndexForward=False, **query)
 
-    def _page(self, limit: int, start: dict[str, AttributeValue] | None, **query: Any) -> ItemPage:
-        """Up to `limit` items from `start` on, in as many calls as DynamoDB's 1 MB a call takes, but no
-        more once they hold a page's worth of bytes."""
+    def recipient_all(self, recipient_key: str) -> list[StoredItem]:
+        query = _keyed(contract.RECIPIENT_INDEX_PARTITION_KEY, recipient_key, contract.SORT_KEY, "", None)
+        return self._query(IndexName=contract.RECIPIENT_INDEX, **projected(query, SUPPRESSION_ATTRIBUTES))
+
+    def api_data_page(self, key: str, *, after: str | None, limit: int) -> ItemPage:
+        query = _keyed(
+            contract.API_DATA_INDEX_PARTITION_KEY, key, contract.API_DATA_INDEX_SORT_KEY, "#sk > :sk", after
+        )
+        return self._page(limit, IndexName=contract.API_DATA_INDEX, **query)
+
+    def api_data_group_rest(self, key: str, after: str) -> list[StoredItem]:
+        query = _group_after(
+            contract.API_DATA_INDEX_PARTITION_KEY, key, contract.API_DATA_INDEX_SORT_KEY, after
+        )
+        found = self._query(IndexName=contract.API_DATA_INDEX, **query)
+        group = recipient_group(after)
+        return [
+            item
+            for item in found
+            if item["api_data_sk"] != after and recipient_group(item["api_data_sk"]) == group
+        ]
+
+    def _page(self, limit: int, **query: Any) -> ItemPage:
+        """Up to `limit` items, in as many calls as DynamoDB's 1 MB a call takes, but no more once they
+        hold a page's worth of bytes."""
         items: list[StoredItem] = []
         size = 0
-        if start is not None:
-            query["ExclusiveStartKey"] = start
         try:
             while True:
                 response = self.client.query(TableName=self.table_name, Limit=limit - len(items), **query)

@@ -59,7 +59,8 @@ def resume(cursor: str | None, query: str, key: str, size: int) -> list[str] | N
     if (
         not isinstance(position, list)
         or len(position) != size
-        or not all(isinstance(part, str) and part for part in position)
+        or not all(isinstance(part, str) for part in position)
+        or not position[0]
     ):
         raise InvalidQuery("cursor: not one this API issued")
     return position

@@ -4,14 +4,14 @@ CLI show them: in pages.
 A page holds at most `limit` events and ends before its answer would pass PAGE_MAX_BYTES. A message's
 events come by recipient, then time (the sort key), so a page holds each recipient's events together:
 each recipient is listed on the page where its events begin, with the status all its events decide (the
-rest of a recipient cut at the page's end is read, status attributes only). A recipient's suppression
-comes from all its events on every page.
+rest of a recipient cut at the page's end is read, status attributes only). An address's suppression
+comes from all its events: read once for its first page, carried on by the cursor.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,7 +20,7 @@ from cmc_webhooks.errors import InvalidQuery, MessageNotFound
 from cmc_webhooks.logic import cursor as cursors
 from cmc_webhooks.logic.identity import normalize_address, normalize_message_id
 from cmc_webhooks.logic.status import current_statuses
-from cmc_webhooks.logic.suppression import SuppressionPolicy, suppression
+from cmc_webhooks.logic.suppression import Suppression, SuppressionPolicy, suppression
 from cmc_webhooks.models.api import (
     ApiDataPage,
     EventView,
@@ -37,10 +37,6 @@ from cmc_webhooks.models.store import (
     recipient_group,
 )
 
-# The position a cursor holds for each query: the key of the last item of a page.
-MESSAGE_POSITION = ("sk",)
-RECIPIENT_POSITION = ("sk", "message_id")
-API_DATA_POSITION = ("api_data_sk", "message_id", "sk")
 # A status entry's JSON beyond its address and time: what a page budgets for one.
 STATUS_OVERHEAD_BYTES = 120
 
@@ -59,19 +55,19 @@ class EventReader(Protocol):
         """The events after sort key `after` of the recipient whose event has that key (status
         attributes)."""
 
-    def recipient_page(self, recipient_key: str, *, after: tuple[str, str] | None, limit: int) -> ItemPage:
-        """Up to `limit` events of one recipient (normalized address), newest first, after
-        (sk, message_id)."""
+    def recipient_page(self, recipient_key: str, *, after: str | None, limit: int) -> ItemPage:
+        """Up to `limit` events of one recipient (normalized address), newest first, before sort key
+        `after`."""
 
     def recipient_all(self, recipient_key: str) -> list[StoredItem]:
         """Every event of one recipient, oldest first (the attributes suppression reads)."""
 
-    def api_data_page(self, key: str, *, after: tuple[str, str, str] | None, limit: int) -> ItemPage:
+    def api_data_page(self, key: str, *, after: str | None, limit: int) -> ItemPage:
         """Up to `limit` index entries of one api_data_key, by message, recipient and time, after
-        (api_data_sk, message_id, sk)."""
+        api_data_sk `after`."""
 
-    def api_data_group_rest(self, key: str, after: tuple[str, str, str]) -> list[StoredItem]:
-        """The index entries after `after` of the (message, recipient) whose entry has that key."""
+    def api_data_group_rest(self, key: str, after: str) -> list[StoredItem]:
+        """The index entries after api_data_sk `after` of its (message, recipient)."""
 
 
 def page_limit(text: str | None) -> int:
@@ -81,10 +77,6 @@ def page_limit(text: str | None) -> int:
     if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= contract.PAGE_LIMIT_MAX:
         raise InvalidQuery(f"limit: a whole number from 1 to {contract.PAGE_LIMIT_MAX}")
     return int(text)
-
-
-def _position(item: StoredItem, names: Iterable[str]) -> list[str]:
-    return [str(item[name]) for name in names]  # type: ignore[literal-required]
 
 
 def _cut(views: Sequence[EventView], extra_bytes: Sequence[int]) -> int:
@@ -110,7 +102,7 @@ def lookup_message(
 ) -> MessageHistory:
     """With or without <>: the key is the normalized id."""
     normalized = normalize_message_id(message_id)
-    position = cursors.resume(cursor, "message", normalized, len(MESSAGE_POSITION))
+    position = cursors.resume(cursor, "message", normalized, 1)
     if not fits_partition_key(normalized):  # no such item can exist: don't ask DynamoDB
         raise MessageNotFound(f"no events for message {normalized[:100]!r}")
     after = position[0] if position else None
@@ -133,9 +125,7 @@ def lookup_message(
         message_id=items[0]["message_id"] if items else normalized,
         recipients=_statuses(status_events, skip=continued, key="sk"),
         events=views,
-        next_cursor=cursors.issue("message", normalized, _position(items[-1], MESSAGE_POSITION))
-        if more and items
-        else None,
+        next_cursor=cursors.issue("message", normalized, [items[-1]["sk"]]) if more and items else None,
     )
 
 
@@ -169,21 +159,26 @@ def lookup_recipient(
     cursor: str | None = None,
 ) -> RecipientHistory:
     key = normalize_address(address)
-    position = cursors.resume(cursor, "recipient", key, len(RECIPIENT_POSITION))
+    # The position, and the verdict the first page read from all the address's events.
+    position = cursors.resume(cursor, "recipient", key, 4)
     if not fits_partition_key(key):
         return recipient_history(key, [], policy)
-    after = (position[0], position[1]) if position else None
-    read = store.recipient_page(key, after=after, limit=limit + 1)
+    read = store.recipient_page(key, after=position[0] if position else None, limit=limit + 1)
     items = read.items[:limit]
     views = [event_view(item) for item in items]
     kept = _cut(views, [0] * len(views))
     items = items[:kept]
     more = len(read.items) > kept or read.more
-    # The verdict needs every event: the page holds them all only when it is the first and the last.
-    history = None if position is None and not more else store.recipient_all(key)
-    result = recipient_history(key, items, policy, history_oldest_first=history)
+    if position is not None:
+        verdict = Suppression(position[1] == "1", position[2] or None, position[3] or None)
+    elif more:  # the verdict needs every event: read once, for the first page, and carried on
+        verdict = suppression(store.recipient_all(key), policy)
+    else:
+        verdict = suppression(reversed(items), policy)
+    result = recipient_history(key, items, policy, verdict=verdict)
     if more and items:
-        result.next_cursor = cursors.issue("recipient", key, _position(items[-1], RECIPIENT_POSITION))
+        carried = ["1" if verdict.suppressed else "0", verdict.reason or "", verdict.since or ""]
+        result.next_cursor = cursors.issue("recipient", key, [items[-1]["sk"], *carried])
     return result
 
 
@@ -192,12 +187,12 @@ def recipient_history(
     events_newest_first: Sequence[StoredItem],
     policy: SuppressionPolicy,
     *,
-    history_oldest_first: Sequence[StoredItem] | None = None,
+    verdict: Suppression | None = None,
 ) -> RecipientHistory:
     """An address never seen is simply not suppressed: callers ask "may I mail this address?".
-    `history_oldest_first`: all the address's events when `events_newest_first` is one page of them."""
-    history = reversed(events_newest_first) if history_oldest_first is None else history_oldest_first
-    verdict = suppression(history, policy)
+    `verdict`: from all the address's events when `events_newest_first` is one page of them."""
+    if verdict is None:
+        verdict = suppression(reversed(events_newest_first), policy)
     return RecipientHistory(
         address=address,
         suppressed=verdict.suppressed,
@@ -215,8 +210,8 @@ def lookup_api_data(
     if not api_data:
         raise InvalidQuery("api_data: required, the value CMC sent as apiData (X-Api-Data)")
     key = api_data_key(api_data)
-    position = cursors.resume(cursor, "api_data", key, len(API_DATA_POSITION))
-    after = (position[0], position[1], position[2]) if position else None
+    position = cursors.resume(cursor, "api_data", key, 1)
+    after = position[0] if position else None
     read = store.api_data_page(key, after=after, limit=limit + 1)
     items = read.items[:limit]
     kept = limit
@@ -235,10 +230,8 @@ def lookup_api_data(
         if following is None or recipient_group(following["api_data_sk"]) == recipient_group(
             last["api_data_sk"]
         ):
-            status_events += store.api_data_group_rest(
-                key, (last["api_data_sk"], last["message_id"], last["sk"])
-            )
-    continued = recipient_group(after[0]) if after else None
+            status_events += store.api_data_group_rest(key, last["api_data_sk"])
+    continued = recipient_group(after) if after else None
     messages: list[MessageStatuses] = []
     for message_id, group in _by_message(status_events):
         recipients = _statuses(group, skip=continued, key="api_data_sk")
@@ -250,9 +243,7 @@ def lookup_api_data(
     return ApiDataPage(
         api_data=api_data,
         messages=messages,
-        next_cursor=cursors.issue("api_data", key, _position(items[-1], API_DATA_POSITION))
-        if more and items
-        else None,
+        next_cursor=cursors.issue("api_data", key, [items[-1]["api_data_sk"]]) if more and items else None,
     )
 
 
