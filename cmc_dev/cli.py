@@ -89,8 +89,11 @@ def page_reader(args: argparse.Namespace, store: DynamoDBEventStore) -> Callable
         return lambda limit, cursor: lookup_message(store, args.key, limit=limit, cursor=cursor)
     if args.command == "api-data":
         return lambda limit, cursor: lookup_api_data(store, args.key, limit=limit, cursor=cursor)
-    policy = IngestTunables.model_validate(os.environ).suppression_policy
-    return lambda limit, cursor: lookup_recipient(store, args.key, policy, limit=limit, cursor=cursor)
+    tunables = IngestTunables.model_validate(os.environ)
+    policy, index = tunables.suppression_policy, tunables.recipient_index
+    return lambda limit, cursor: lookup_recipient(
+        store, args.key, policy, recipient_index=index, limit=limit, cursor=cursor
+    )
 
 
 def dynamodb_client(args: argparse.Namespace) -> DynamoDBClient:

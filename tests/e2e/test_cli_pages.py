@@ -38,7 +38,9 @@ def backend() -> Iterator[LocalBackend]:
                 )
                 records.append(record)
         document = {"event_type": "deliveries", "server_composition": "pro", "event": {"deliveries": records}}
-        options = IngestOptions(parse_time_zone("Asia/Tokyo"), timedelta(days=1), 100)
+        options = IngestOptions(
+            time_zone=parse_time_zone("Asia/Tokyo"), retention=timedelta(days=1), max_records=100
+        )
         batch = build_batch(parse_envelope(document), options=options, received_at=datetime.now(UTC))
         DynamoDBEventStore(TABLE, client=started.dynamodb()).write(batch.items)
         yield started

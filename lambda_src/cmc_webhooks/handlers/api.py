@@ -144,8 +144,15 @@ def get_message(message_id: str) -> dict[str, Any]:
 )
 def get_recipient(address: str) -> dict[str, Any]:
     deps = dependencies()
+    settings = deps.settings
     paging = pages_routes.page_arguments(app.current_event)
-    history = lookup_recipient(deps.store, unquote(address), deps.settings.suppression_policy, **paging)
+    history = lookup_recipient(
+        deps.store,
+        unquote(address),
+        settings.suppression_policy,
+        recipient_index=settings.recipient_index,
+        **paging,
+    )
     metrics.add_metric(name=Metric.RECIPIENT_LOOKUPS, unit=MetricUnit.Count, value=1)
     return history.model_dump()
 

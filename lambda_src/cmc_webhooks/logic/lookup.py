@@ -155,9 +155,11 @@ def lookup_recipient(
     address: str,
     policy: SuppressionPolicy,
     *,
+    recipient_index: str = contract.RECIPIENT_INDEX_ALL,
     limit: int = contract.PAGE_LIMIT_DEFAULT,
     cursor: str | None = None,
 ) -> RecipientHistory:
+    """`recipient_index`: what the index holds (contract.RECIPIENT_INDEX_MODES), so what the events show."""
     key = normalize_address(address)
     # The position, and the verdict the first page read from all the address's events.
     position = cursors.resume(cursor, "recipient", key, 4)
@@ -176,10 +178,27 @@ def lookup_recipient(
     else:
         verdict = suppression(reversed(items), policy)
     result = recipient_history(key, items, policy, verdict=verdict)
+    if recipient_index != contract.RECIPIENT_INDEX_ALL:
+        # The sparse index projects what the verdict reads: the rest is null here (read it with the message).
+        unprojected = dict.fromkeys(UNPROJECTED_FIELDS)
+        result.events = [event.model_copy(update=unprojected) for event in result.events]
     if more and items:
         carried = ["1" if verdict.suppressed else "0", verdict.reason or "", verdict.since or ""]
         result.next_cursor = cursors.issue("recipient", key, [items[-1]["sk"], *carried])
     return result
+
+
+# The event fields GET /recipients leaves null when the index projects contract.SUPPRESSION_INDEX_ATTRIBUTES.
+UNPROJECTED_FIELDS = (
+    "sender",
+    "return_path",
+    "subject",
+    "reason",
+    "api_data",
+    "data_version",
+    "extra_fields",
+    "raw",
+)
 
 
 def recipient_history(
@@ -260,6 +279,7 @@ def _by_message(events: Sequence[StoredItem]) -> list[tuple[str, list[StoredItem
 def event_view(item: StoredItem) -> EventView:
     return EventView(
         event_id=item["event_id"],
+        message_id=item["message_id"],
         event_type=item["event_type"],
         status=item.get("status"),
         occurred_at=item.get("occurred_at"),
