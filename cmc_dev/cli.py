@@ -3,8 +3,10 @@
     python -m cmc_dev.cli message '<id@example.com>' --table TABLE [--endpoint-url URL] [--region REGION]
     python -m cmc_dev.cli recipient user@example.jp --table TABLE [--endpoint-url URL] [--region REGION]
     python -m cmc_dev.cli api-data YOUR-ID --table TABLE [--endpoint-url URL] [--region REGION]
+    python -m cmc_dev.cli reconcile --date YYYY-MM-DD [--until YYYY-MM-DD] --server-composition NAME \
+        --cmc-api-url URL --table TABLE [--endpoint-url URL]   (docs/reconcile.md)
 
-Each prints one page as the API answers it (--limit, --cursor from the last page's next_cursor), or with
+The lookups print one page as the API answers it (--limit, --cursor from the last page's next_cursor), or with
 --all every page, one JSON line each. Without --endpoint-url it uses your AWS credentials and region,
 like the AWS CLI. A recipient's suppression follows the same CMC_* variables as the deployed function
 (all optional).
@@ -28,6 +30,7 @@ from botocore.exceptions import (
 )
 from pydantic import ValidationError
 
+from cmc_dev import reconcile_cli
 from cmc_dev.backend import LocalBackend
 from cmc_dev.environment import invalid_setting
 from cmc_webhooks import contract
@@ -50,10 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     recipient.add_argument("key", metavar="ADDRESS")
     api_data = commands.add_parser("api-data", help="the messages carrying your own id (CMC's apiData)")
     api_data.add_argument("key", metavar="API_DATA", help="the X-Api-Data you set when sending")
-    for command in (message, recipient, api_data):
+    reconcile = reconcile_cli.add_parser(commands)
+    for command in (message, recipient, api_data, reconcile):
         command.add_argument("--table", required=True, help="the event table (stack output EventTableName)")
         command.add_argument("--endpoint-url", help="a local backend, e.g. the one `make local` prints")
         command.add_argument("--region", help="the table's AWS region (default: AWS_REGION or your config)")
+    for command in (message, recipient, api_data):
         command.add_argument("--limit", help=f"events a page (default {contract.PAGE_LIMIT_DEFAULT})")
         command.add_argument("--cursor", help="start at this page: the next_cursor of the page before")
         command.add_argument("--all", action="store_true", help="every page from there, one JSON line each")
@@ -63,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         client = dynamodb_client(args)  # without a region anywhere, this raises NoRegionError
         where = args.endpoint_url or f"region {client.meta.region_name}"
+        if args.command == "reconcile":
+            return reconcile_cli.run(args, client)
         store = DynamoDBEventStore(args.table, client=client)
         lookup = page_reader(args, store)
         limit, cursor = page_limit(args.limit), args.cursor

@@ -21,7 +21,13 @@ from infra.guard_rails import (
 from infra.stack import CmcWebhooksStack
 from tests.infrastructure.conftest import TEST_STAGES, build_stack
 
-LOG_GROUPS = {"Ingest/LogGroup", "Publisher/LogGroup", "WebhookApi/AccessLogs"}
+LOG_GROUPS = {
+    "Ingest/LogGroup",
+    "Publisher/LogGroup",
+    "WebhookApi/AccessLogs",
+    "Reconciliation/Reconcile/LogGroup",
+    "Reconciliation/DayCounter/LogGroup",
+}
 INVOKE_PERMISSIONS = {
     "WebhookApi/Api/Default/webhooks/events/POST",
     "WebhookApi/Api/Default/messages/{message_id}/GET",
@@ -29,7 +35,12 @@ INVOKE_PERMISSIONS = {
     "WebhookApi/Api/Default/messages/GET",
 }
 ALWAYS = {
-    LAMBDA_IN_VPC: {"Ingest/Function", "Publisher/Function"},
+    LAMBDA_IN_VPC: {
+        "Ingest/Function",
+        "Publisher/Function",
+        "Reconciliation/Reconcile/Function",
+        "Reconciliation/DayCounter/Function",
+    },
     LAMBDA_PUBLIC_ACCESS: INVOKE_PERMISSIONS,
     # Both test stages keep their logs under a year (14 and 90 days).
     LOG_RETENTION: LOG_GROUPS,

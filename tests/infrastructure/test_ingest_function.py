@@ -14,6 +14,7 @@ from tests.infrastructure.conftest import (
     function_with_handler,
     only,
     statements_of_role,
+    webhook_secret,
 )
 
 
@@ -59,7 +60,7 @@ def test_environment_is_the_stage_settings_the_table_and_the_secret(
     template: Template, settings: StageSettings
 ) -> None:
     table_id, _ = only(template, "AWS::DynamoDB::Table")
-    secret_id, _ = only(template, "AWS::SecretsManager::Secret")
+    secret_id, _ = webhook_secret(template)
     _, function = ingest(template)
     variables = function["Properties"]["Environment"]["Variables"]
 
@@ -99,7 +100,7 @@ def test_logs_go_to_its_own_log_group_with_the_stage_retention(template: Templat
 
 def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template) -> None:
     table_id, _ = only(template, "AWS::DynamoDB::Table")
-    secret_id, _ = only(template, "AWS::SecretsManager::Secret")
+    secret_id, _ = webhook_secret(template)
     _, function = ingest(template)
     role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
     log_group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
