@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 LOCAL_NAME = "cmc-webhooks-local"
 # Seconds before a message the drain failed on is handed out again (6 minutes in AWS).
 LOCAL_VISIBILITY_TIMEOUT = 1
+LOCAL_MAXIMUM_MESSAGE_SIZE = 256 * 1024
 Handler = Callable[[dict[str, Any], Any], Any]
 
 
@@ -51,7 +52,12 @@ def create_spill(backend: LocalBackend, *, name: str = LOCAL_NAME) -> LocalSpill
     }
     queue = sqs.create_queue(
         QueueName=f"{name}-spill",
-        Attributes={"VisibilityTimeout": str(LOCAL_VISIBILITY_TIMEOUT), "RedrivePolicy": json.dumps(redrive)},
+        Attributes={
+            "VisibilityTimeout": str(LOCAL_VISIBILITY_TIMEOUT),
+            "RedrivePolicy": json.dumps(redrive),
+            # The size dal/spill.py keeps messages under (moto's default is SQS's 1 MiB).
+            "MaximumMessageSize": str(LOCAL_MAXIMUM_MESSAGE_SIZE),
+        },
     )["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"

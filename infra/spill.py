@@ -115,21 +115,27 @@ class Spill(Construct):
         for rule, reason in (
             (
                 "s3_bucket_versioning_enabled_check",
-                "each object is written once under a fresh key and expires "
-                "after the queue's retention; versions would only keep personal data longer",
+                "each object is written once under a fresh key and expires after the queue's retention; "
+                "versions would only keep personal data longer",
             ),
             (
                 "s3_bucket_logging_enabled_check",
-                "as for cdk-nag's S1: the two functions that use the bucket are logged and traced",
+                "as for cdk-nag's S1, the two functions that use the bucket are logged and traced",
             ),
+            ("s3_bucket_object_lock_enabled_check", "its objects must expire, and a lock would keep them"),
             (
-                "s3_bucket_replication_enabled_check",
-                "a spilled webhook lives at most days; a copy in another "
-                "region would be one more place holding personal data",
+                "s3_event_notifications_enabled_check",
+                "nothing reacts to its objects: the queue message that names an object is the notification",
             ),
-            ("s3_bucket_default_lock_enabled_check", "objects must expire; a lock would keep them"),
         ):
             acknowledge(self.bucket, rule, f"The spill bucket: {reason}")
+        if encryption_key is None:
+            acknowledge(
+                self.bucket,
+                "s3_bucket_default_encryption_kms_check",
+                "This stage leaves customer_managed_key false in cdk.json: S3 encrypts the spill bucket "
+                "with its own keys (SSE-S3); customer_managed_key true encrypts it with the stack's KMS key",
+            )
 
         self.drain = PowertoolsFunction(
             self,

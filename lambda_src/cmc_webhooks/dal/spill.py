@@ -24,8 +24,10 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
-# SQS takes messages of up to 1 MiB since 2025 (256 KiB before, and still a queue's setting); moto
-# refuses more than 256 KiB. Inline only what every one of them takes, with room to spare.
+# SQS takes messages of up to 1 MiB since August 2025, as moto does; it was 256 KiB before, which is
+# still a queue's setting (MaximumMessageSize) wherever someone set it, and SQS bills each 64 KiB as a
+# request. Inline only what a 256 KiB queue takes, with room to spare: `make local` creates its queue
+# with that maximum, so the tests show no spilled message goes over it.
 SPILL_MESSAGE_MAX_BYTES = 250_000
 FORMAT_VERSION = 1
 # The spill runs after DynamoDB's retries used part of the request's time: few, quick attempts.
