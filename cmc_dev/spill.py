@@ -40,7 +40,9 @@ class LocalSpill:
     bucket_name: str
 
 
-def create_spill(backend: LocalBackend, *, name: str = LOCAL_NAME) -> LocalSpill:
+def create_spill(
+    backend: LocalBackend, *, name: str = LOCAL_NAME, visibility_timeout: int = LOCAL_VISIBILITY_TIMEOUT
+) -> LocalSpill:
     sqs, s3 = backend.client("sqs"), backend.client("s3")
     dead_letters = sqs.create_queue(QueueName=f"{name}-spill-dlq")["QueueUrl"]
     dead_letter_arn = sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])[
@@ -53,7 +55,7 @@ def create_spill(backend: LocalBackend, *, name: str = LOCAL_NAME) -> LocalSpill
     queue = sqs.create_queue(
         QueueName=f"{name}-spill",
         Attributes={
-            "VisibilityTimeout": str(LOCAL_VISIBILITY_TIMEOUT),
+            "VisibilityTimeout": str(visibility_timeout),
             "RedrivePolicy": json.dumps(redrive),
             # The size dal/spill.py keeps messages under (moto's default is SQS's 1 MiB).
             "MaximumMessageSize": str(LOCAL_MAXIMUM_MESSAGE_SIZE),
@@ -132,10 +134,13 @@ class SpillPoller(threading.Thread):
 
 @contextmanager
 def running_spill(
-    backend: LocalBackend, *, env: MutableMapping[str, str]
+    backend: LocalBackend,
+    *,
+    env: MutableMapping[str, str],
+    visibility_timeout: int = LOCAL_VISIBILITY_TIMEOUT,
 ) -> Iterator[tuple[LocalSpill, SpillPoller]]:
     """The queue, the bucket, the API function's variables naming them, and the poller feeding the drain."""
-    spill = create_spill(backend)
+    spill = create_spill(backend, visibility_timeout=visibility_timeout)
     env[variable(IngestSettings, "spill_queue_url")] = spill.queue_url
     env[variable(IngestSettings, "spill_bucket_name")] = spill.bucket_name
     # Imported once the environment is set: Powertools reads it when the module loads.
