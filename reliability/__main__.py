@@ -21,12 +21,12 @@ SCENARIOS = {
     # moto, both handlers and the senders share one interpreter. --webhooks 2000 for the bigger run.
     "load": Plan(webhooks=400),
     # Every fault at once, on a smaller load, the table refusing every write for the first 10 seconds.
-    # 4 senders: the local server runs one invocation at a time and its 29 s gateway timeout counts the
-    # wait, so 8 senders queued behind writes that each give up only after 5 s would see 504s that AWS,
-    # running invocations side by side, would not answer.
+    # 2 senders: the local server runs one invocation at a time and its 29 s gateway timeout counts the
+    # wait, so more senders queued behind writes that each give up only after 10 s would see 504s that
+    # AWS, running invocations side by side, would not answer.
     "faults": Plan(
         webhooks=100,
-        senders=4,
+        senders=2,
         faults=FaultPolicy(
             ddb_throttle=0.1,
             ddb_server_error=0.05,

@@ -44,7 +44,7 @@ BACKOFF_CAP_SECONDS = 2.0
 # A write gives up after this long, though its calls may still be retrying: the API function (25 s
 # timeout) then still has the time to spill the webhook (docs/reliability.md) and answer. What the
 # abandoned calls still store is stored again, unchanged, by the drain.
-WRITE_BUDGET_SECONDS = 5.0
+WRITE_BUDGET_SECONDS = 10.0
 
 AttributeValue = dict[str, Any]
 
