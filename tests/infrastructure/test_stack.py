@@ -50,10 +50,14 @@ def test_outputs_give_the_bus_its_archive_and_the_queues_to_watch(template: Temp
     outputs = template.to_json()["Outputs"]
     bus_id, _ = only(template, "AWS::Events::EventBus")
     archive_id, _ = only(template, "AWS::Events::Archive")
-    (on_failure,) = [
-        body["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    (publisher_mapping,) = [
+        body
         for body in template.find_resources("AWS::Lambda::EventSourceMapping").values()
+        if "DestinationConfig" in body["Properties"]  # the spill drain's mapping has none
     ]
+    on_failure = publisher_mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"][
+        "Fn::GetAtt"
+    ][0]
     default_rule = next(
         body["Properties"]
         for body in template.find_resources("AWS::Events::Rule").values()
@@ -65,8 +69,13 @@ def test_outputs_give_the_bus_its_archive_and_the_queues_to_watch(template: Temp
     assert outputs["EventBusArn"]["Value"] == {"Fn::GetAtt": [bus_id, "Arn"]}
     assert outputs["EventArchiveArn"]["Value"] == {"Fn::GetAtt": [archive_id, "Arn"]}
     assert outputs["PublisherOnFailureQueueUrl"]["Value"] == {"Ref": on_failure}
-    (mapping,) = template.find_resources("AWS::Lambda::EventSourceMapping").values()
-    assert outputs["PublisherFunctionName"]["Value"] == mapping["Properties"]["FunctionName"]
+    assert outputs["PublisherFunctionName"]["Value"] == publisher_mapping["Properties"]["FunctionName"]
+    spill_queues = {name for name in template.find_resources("AWS::SQS::Queue") if name.startswith("Spill")}
+    assert {
+        outputs["SpillQueueUrl"]["Value"]["Ref"],
+        outputs["SpillDeadLetterQueueUrl"]["Value"]["Ref"],
+    } == spill_queues
+    assert outputs["SpillBucketName"]["Value"] == {"Ref": only(template, "AWS::S3::Bucket")[0]}
     assert outputs["DefaultSubscriberQueueUrl"]["Value"] == {"Ref": default_target["Arn"]["Fn::GetAtt"][0]}
     assert outputs["DefaultSubscriberDeadLetterQueueUrl"]["Value"] == {
         "Ref": default_target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
