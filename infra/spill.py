@@ -35,7 +35,7 @@ RETENTION = Duration.days(14)
 # A spilled object outlives its message by a day, then S3 deletes it.
 OBJECT_EXPIRATION = Duration.days(15)
 # A webhook the table keeps refusing is handed out this often (each after the visibility timeout)
-# before it moves to the dead-letter queue: with 6 minutes' visibility, about half an hour of refusals.
+# before it moves to the dead-letter queue: with 6 minutes' visibility, about an hour of refusals.
 MAX_RECEIVE_COUNT = contract.SPILL_MAX_RECEIVE_COUNT
 # Like the ingest function: a webhook of thousands of records is decoded, validated and written.
 MEMORY_MB = 512

@@ -29,7 +29,7 @@ from reliability.chaos import ChaosProxy, FaultPolicy
 
 MAX_POST_ATTEMPTS = 8
 SETTLE_SECONDS = 3.0
-# Seconds before the drain gets a spilled webhook the table refused again: five receives (the deployed
+# Seconds before the drain gets a spilled webhook the table refused again: ten receives (the deployed
 # maxReceiveCount) outlast a fault run's outage, as 6 minutes' visibility does in AWS.
 SPILL_VISIBILITY_TIMEOUT = 5
 

@@ -91,7 +91,7 @@ STREAM_RETRY_ATTEMPTS: Final = 5
 # The spill queue -> drain mapping (deployed by infra/spill.py, emulated by `make local`): messages per
 # invocation, and how often a message is handed out before it moves to the drain's dead-letter queue.
 SPILL_BATCH_SIZE: Final = 10
-SPILL_MAX_RECEIVE_COUNT: Final = 5
+SPILL_MAX_RECEIVE_COUNT: Final = 10
 
 
 @dataclass(frozen=True)
