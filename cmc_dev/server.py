@@ -32,6 +32,7 @@ from cmc_dev.local_function import local_dependencies
 from cmc_dev.spill import running_spill
 from cmc_webhooks import contract
 from cmc_webhooks.logic.auth import CredentialSet
+from cmc_webhooks.settings import IngestTunables
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "fixtures" / "cmc"
@@ -308,8 +309,9 @@ def cannot_listen(port: int, error: OSError) -> str:
 
 
 def serve(host: str, port: int) -> None:
+    index = IngestTunables.model_validate(os.environ).recipient_index  # the table as the function reads it
     with (
-        running_backend() as backend,
+        running_backend(recipient_index=index) as backend,
         running_fanout(backend, env=os.environ) as (fanout, _),
         running_spill(backend, env=os.environ) as (spill, _),
     ):

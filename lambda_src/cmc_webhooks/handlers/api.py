@@ -144,7 +144,10 @@ def get_message(message_id: str) -> dict[str, Any]:
 )
 def get_recipient(address: str) -> dict[str, Any]:
     deps = dependencies()
-    history = lookup_recipient(deps.store, unquote(address), deps.settings.suppression_policy)
+    settings = deps.settings
+    history = lookup_recipient(
+        deps.store, unquote(address), settings.suppression_policy, recipient_index=settings.recipient_index
+    )
     metrics.add_metric(name=Metric.RECIPIENT_LOOKUPS, unit=MetricUnit.Count, value=1)
     return history.model_dump()
 
