@@ -84,7 +84,7 @@ class SpillPoller(threading.Thread):
 
     def run(self) -> None:
         while not self.stopped.is_set():
-            if not self.poll_once():
+            if not self.poll_once(wait_seconds=1):  # long polling, as the event source does
                 self.stopped.wait(self.interval)
 
     def pending(self) -> int:
@@ -95,10 +95,11 @@ class SpillPoller(threading.Thread):
         )["Attributes"]
         return sum(int(value) for value in attributes.values())
 
-    def poll_once(self) -> bool:
+    def poll_once(self, wait_seconds: int = 0) -> bool:
         """One receive; True if it got any message."""
         messages = self.sqs.receive_message(
             QueueUrl=self.spill.queue_url,
+            WaitTimeSeconds=wait_seconds,
             MaxNumberOfMessages=contract.SPILL_BATCH_SIZE,
             MessageSystemAttributeNames=["All"],
         ).get("Messages", [])
