@@ -20,7 +20,7 @@ from cmc_webhooks.errors import StorageUnavailable
 from cmc_webhooks.handlers.spill_drain import DrainDependencies, make_handler
 from cmc_webhooks.models.store import StoredItem
 from tests.conftest import fixture_text
-from tests.integration.conftest import Api, api_on
+from tests.integration.conftest import DYNAMODB_BACKENDS, Api, api_for, api_on
 
 
 class Refusing(DynamoDBEventStore):
@@ -35,21 +35,20 @@ def spill(backend: LocalBackend) -> LocalSpill:
     return create_spill(backend, name=f"spill-{uuid.uuid4().hex[:12]}")
 
 
-def spilling(api: Api, spill: LocalSpill) -> Api:
-    queue = SqsSpill(
-        spill.queue_url, spill.bucket_name, sqs=api.backend.client("sqs"), s3=api.backend.client("s3")
-    )
+def spilling(api: Api, spill: LocalSpill, aws: LocalBackend) -> Api:
+    """The function with its table refusing every write, spilling to `aws` (moto: SQS and S3)."""
+    queue = SqsSpill(spill.queue_url, spill.bucket_name, sqs=aws.client("sqs"), s3=aws.client("s3"))
     api = api.with_store(Refusing(api.table_name, client=api.backend.dynamodb()))
     return replace(api, dependencies=replace(api.dependencies, spill=queue))
 
 
-def drain_all(api: Api, spill: LocalSpill) -> None:
+def drain_all(api: Api, spill: LocalSpill, aws: LocalBackend) -> None:
     deps = DrainDependencies(
         store=DynamoDBEventStore(api.table_name, client=api.backend.dynamodb()),
-        reader=SpillReader(s3=api.backend.client("s3")),
+        reader=SpillReader(s3=aws.client("s3")),
         options=api.dependencies.ingest_options,
     )
-    poller = SpillPoller(api.backend, make_handler(lambda: deps), spill)
+    poller = SpillPoller(aws, make_handler(lambda: deps), spill)
     while poller.poll_once():
         pass
     assert poller.pending() == 0
@@ -73,15 +72,21 @@ def large_webhook() -> str:
     return json.dumps(document, ensure_ascii=False)
 
 
+@pytest.fixture(params=DYNAMODB_BACKENDS)
+def table_api(request: pytest.FixtureRequest) -> Api:
+    """The function on a fresh table of moto or of DynamoDB Local (the queue and bucket stay moto's)."""
+    return api_for(request)
+
+
 @pytest.mark.parametrize(
     ("body", "objects_in_bucket"),
     [(fixture_text("batch_with_invalid_record"), 0), (large_webhook(), 1)],
     ids=["in-the-message", "through-the-bucket"],
 )
 def test_a_refused_webhook_is_queued_and_the_drain_stores_what_a_direct_write_stores(
-    backend: LocalBackend, spill: LocalSpill, body: str, objects_in_bucket: int
+    backend: LocalBackend, table_api: Api, spill: LocalSpill, body: str, objects_in_bucket: int
 ) -> None:
-    api, direct = spilling(api_on(backend), spill), api_on(backend)
+    api, direct = spilling(table_api, spill, backend), api_on(table_api.backend)
     reply = api.call("POST", "/webhooks/events", body, "application/json")
     assert reply.status == 200, reply.body
     assert reply.body["queued"] is True
@@ -89,14 +94,14 @@ def test_a_refused_webhook_is_queued_and_the_drain_stores_what_a_direct_write_st
     objects = backend.client("s3").list_objects_v2(Bucket=spill.bucket_name).get("Contents", [])
     assert len(objects) == objects_in_bucket
 
-    drain_all(api, spill)
+    drain_all(api, spill, backend)
     assert direct.call("POST", "/webhooks/events", body, "application/json").status == 200
     assert without_receipt(api.items()) == without_receipt(direct.items())
     assert len(api.items()) == reply.body["written"] + reply.body["quarantined"]
 
 
 def test_when_the_queue_refuses_too_the_sender_gets_503(backend: LocalBackend, spill: LocalSpill) -> None:
-    api = spilling(api_on(backend), replace(spill, queue_url=spill.queue_url + "-missing"))
+    api = spilling(api_on(backend), replace(spill, queue_url=spill.queue_url + "-missing"), backend)
     reply = api.call("POST", "/webhooks/events", fixture_text("seed_deliveries_queued"), "application/json")
     assert reply.status == 503
     assert reply.body["error"] == "storage_unavailable"
@@ -105,7 +110,7 @@ def test_when_the_queue_refuses_too_the_sender_gets_503(backend: LocalBackend, s
 def test_a_spilled_webhook_is_drained_only_once_the_table_takes_it(
     backend: LocalBackend, spill: LocalSpill
 ) -> None:
-    api = spilling(api_on(backend), spill)
+    api = spilling(api_on(backend), spill, backend)
     assert (
         api.call(
             "POST", "/webhooks/events", fixture_text("seed_bounces_user_unknown"), "application/json"
