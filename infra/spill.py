@@ -159,7 +159,7 @@ class Spill(Construct):
                 max_concurrency=MAX_CONCURRENCY,
             )
         )
-        store.grant_batch_write_and_query(self.drain.function)
+        store.grant_batch_write(self.drain.function)
         self._grant_objects(self.drain.role, "s3:GetObject", "kms:Decrypt")
 
     def grant_spill(self, function: lambda_.IFunction, role: iam.IRole) -> None:

@@ -122,7 +122,8 @@ def test_the_drain_reads_the_queue_and_the_bucket_and_writes_the_table(template:
     assert {"Fn::GetAtt": [queue_id, "Arn"]} in actions["sqs:ReceiveMessage"]
     assert {"Fn::GetAtt": [queue_id, "Arn"]} in actions["sqs:DeleteMessage"]
     assert actions["s3:GetObject"] == [{"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/spilled/*"]]}]
-    assert {"Fn::GetAtt": [table_id, "Arn"]} in actions["dynamodb:BatchWriteItem"]
+    assert actions["dynamodb:BatchWriteItem"] == [{"Fn::GetAtt": [table_id, "Arn"]}]
+    assert "dynamodb:Query" not in actions
     assert "sqs:SendMessage" not in actions
     assert "s3:PutObject" not in actions
 
