@@ -2,6 +2,8 @@
 
     python -m cmc_dev.cli message '<id@example.com>' --table TABLE [--endpoint-url URL] [--region REGION]
     python -m cmc_dev.cli recipient user@example.jp --table TABLE [--endpoint-url URL] [--region REGION]
+    python -m cmc_dev.cli reconcile --date YYYY-MM-DD [--until YYYY-MM-DD] --server-composition NAME \
+        --cmc-api-url URL --table TABLE [--endpoint-url URL]   (docs/reconcile.md)
 
 Without --endpoint-url it uses your AWS credentials and region, like the AWS CLI. A recipient's
 suppression follows the same CMC_* variables as the deployed function (all optional).
@@ -24,6 +26,7 @@ from botocore.exceptions import (
 )
 from pydantic import BaseModel, ValidationError
 
+from cmc_dev import reconcile_cli
 from cmc_dev.backend import LocalBackend
 from cmc_dev.environment import invalid_setting
 from cmc_webhooks.dal.dynamodb import CLIENT_CONFIG, DynamoDBEventStore
@@ -42,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     message.add_argument("key", metavar="MESSAGE_ID", help="with or without <>")
     recipient = commands.add_parser("recipient", help="an address's events and whether it is suppressed")
     recipient.add_argument("key", metavar="ADDRESS")
-    for command in (message, recipient):
+    reconcile = reconcile_cli.add_parser(commands)
+    for command in (message, recipient, reconcile):
         command.add_argument("--table", required=True, help="the event table (stack output EventTableName)")
         command.add_argument("--endpoint-url", help="a local backend, e.g. the one `make local` prints")
         command.add_argument("--region", help="the table's AWS region (default: AWS_REGION or your config)")
@@ -52,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         client = dynamodb_client(args)  # without a region anywhere, this raises NoRegionError
         where = args.endpoint_url or f"region {client.meta.region_name}"
+        if args.command == "reconcile":
+            return reconcile_cli.run(args, client)
         store = DynamoDBEventStore(args.table, client=client)
         if args.command == "message":
             history: BaseModel = lookup_message(store, args.key)

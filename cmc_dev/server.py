@@ -32,7 +32,7 @@ from cmc_dev.local_function import local_dependencies
 from cmc_dev.spill import running_spill
 from cmc_webhooks import contract
 from cmc_webhooks.logic.auth import CredentialSet
-from cmc_webhooks.settings import IngestTunables
+from cmc_webhooks.settings import DEFAULT_CMC_API_URL, IngestTunables
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "fixtures" / "cmc"
@@ -284,6 +284,11 @@ def try_it(base_url: str, backend: LocalBackend, credentials: CredentialSet) -> 
             "",
             "  # the message lookup from the CLI",
             f"  {cli}",
+            "",
+            "  # read back what the webhooks missed on a day from CMC's API (docs/reconcile.md)",
+            f"  CMC_API_USER=... CMC_API_KEY=... {shlex.quote(sys.executable)} -m cmc_dev.cli reconcile "
+            f"--date YYYY-MM-DD --server-composition pro --cmc-api-url {DEFAULT_CMC_API_URL} "
+            f"--table {backend.table_name} --endpoint-url {backend.endpoint_url}",
             "",
         ]
     )

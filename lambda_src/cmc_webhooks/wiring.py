@@ -58,7 +58,8 @@ class ApiDependencies:
 
 
 def ingest_options(settings: IngestTunables) -> IngestOptions:
-    """How webhooks become items; the API function and the spill drain build them alike."""
+    """How records become items, from the stage's settings: the webhook's, the spill drain's and the
+    reconciliation's (whose items must be the webhook's, docs/reconcile.md)."""
     return IngestOptions(
         time_zone=settings.tz,
         retention=timedelta(days=settings.retention_days),

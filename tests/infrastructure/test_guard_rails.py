@@ -21,7 +21,14 @@ from infra.guard_rails import (
 from infra.stack import CmcWebhooksStack
 from tests.infrastructure.conftest import TEST_STAGES, build_stack
 
-LOG_GROUPS = {"Ingest/LogGroup", "Publisher/LogGroup", "Spill/Drain/LogGroup", "WebhookApi/AccessLogs"}
+LOG_GROUPS = {
+    "Ingest/LogGroup",
+    "Publisher/LogGroup",
+    "WebhookApi/AccessLogs",
+    "Reconciliation/Reconcile/LogGroup",
+    "Reconciliation/DayCounter/LogGroup",
+    "Spill/Drain/LogGroup",
+}
 SPILL_BUCKET_RULES = (
     "s3_bucket_versioning_enabled_check",
     "s3_bucket_logging_enabled_check",
@@ -35,7 +42,13 @@ INVOKE_PERMISSIONS = {
     "WebhookApi/Api/Default/recipients/{address}/GET",
 }
 ALWAYS = {
-    LAMBDA_IN_VPC: {"Ingest/Function", "Publisher/Function", "Spill/Drain/Function"},
+    LAMBDA_IN_VPC: {
+        "Ingest/Function",
+        "Publisher/Function",
+        "Reconciliation/Reconcile/Function",
+        "Reconciliation/DayCounter/Function",
+        "Spill/Drain/Function",
+    },
     # The spill bucket: no versions, access logs, object lock or event notifications (infra/spill.py).
     **{rule: {"Spill/Bucket"} for rule in SPILL_BUCKET_RULES},
     LAMBDA_PUBLIC_ACCESS: INVOKE_PERMISSIONS,

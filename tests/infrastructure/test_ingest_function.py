@@ -14,6 +14,7 @@ from tests.infrastructure.conftest import (
     function_with_handler,
     only,
     statements_of_role,
+    webhook_secret,
 )
 
 
@@ -59,7 +60,7 @@ def test_environment_is_the_stage_settings_the_table_and_the_secret(
     template: Template, settings: StageSettings
 ) -> None:
     table_id, _ = only(template, "AWS::DynamoDB::Table")
-    secret_id, _ = only(template, "AWS::SecretsManager::Secret")
+    secret_id, _ = webhook_secret(template)
     spill_bucket_id, _ = only(template, "AWS::S3::Bucket")
     (spill_queue_id,) = [
         name for name in template.find_resources("AWS::SQS::Queue") if name.startswith("SpillQueue")
@@ -106,7 +107,7 @@ def test_logs_go_to_its_own_log_group_with_the_stage_retention(template: Templat
 
 def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template) -> None:
     table_id, _ = only(template, "AWS::DynamoDB::Table")
-    secret_id, _ = only(template, "AWS::SecretsManager::Secret")
+    secret_id, _ = webhook_secret(template)
     spill_bucket_id, _ = only(template, "AWS::S3::Bucket")
     (spill_queue_id,) = [
         name for name in template.find_resources("AWS::SQS::Queue") if name.startswith("SpillQueue")

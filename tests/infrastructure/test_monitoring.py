@@ -14,7 +14,7 @@ from aws_cdk.assertions import Template
 
 from cmc_webhooks import contract
 from infra.settings import StageSettings
-from tests.infrastructure.conftest import ALARM_EMAIL, function_with_handler, only
+from tests.infrastructure.conftest import ALARM_EMAIL, function_with_handler, only, publisher_mapping
 from tests.infrastructure.test_subscribers import target_of
 
 INGEST = "cmc_webhooks.handlers.api.lambda_handler"
@@ -50,11 +50,8 @@ def template_stage(alarm: dict[str, Any]) -> str:
 def dead_letter_queue_ids(template: Template, settings: StageSettings) -> dict[str, str]:
     """{alarm id: queue logical id} for the publisher's on-failure queue, the spill drain's DLQ and every
     subscriber's DLQ."""
-    (on_failure,) = [
-        mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
-        for mapping in template.find_resources("AWS::Lambda::EventSourceMapping").values()
-        if "DestinationConfig" in mapping["Properties"]
-    ]
+    mapping = publisher_mapping(template)
+    on_failure = mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
     (spill_dead_letters,) = [
         name for name in template.find_resources("AWS::SQS::Queue") if name.startswith("SpillDeadLetterQueue")
     ]
@@ -72,6 +69,8 @@ def test_every_alarm_notifies_the_topic_when_it_fires_and_when_it_clears(templat
     for alarm_id, alarm in alarms(template).items():
         assert alarm["AlarmActions"] == [topic], alarm_id
         assert alarm["OKActions"] == [topic], alarm_id
+        if alarm_id == "NoWebhooks":  # counts hours without data (test_reconciliation.py)
+            continue
         # One 5-minute period: these metrics exist only when something happened, so no data is fine.
         assert alarm["EvaluationPeriods"] == 1, alarm_id
         assert alarm["DatapointsToAlarm"] == 1, alarm_id
@@ -91,6 +90,11 @@ def test_these_alarms_and_no_others(template: Template, settings: StageSettings)
         contract.Metric.STORAGE_FAILURES,
         contract.Metric.WEBHOOKS_SPILLED,
         *dead_letter_queue_ids(template, settings),
+        # The daily reconciliation (both test stages run it) and, where the stage asks, no webhooks.
+        contract.Metric.RECONCILE_FAILURES,
+        "ReconcileErrors",
+        contract.Metric.RECONCILE_WRITTEN,
+        *(["NoWebhooks"] if settings.no_webhook_alarm_hours else []),
     }
 
 
