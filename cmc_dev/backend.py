@@ -75,7 +75,7 @@ def create_event_table(
     client: DynamoDBClient, table_name: str, *, recipient_index: str = contract.RECIPIENT_INDEX_ALL
 ) -> None:
     """The event table as infra/ declares it: keys, recipient index (what it projects: `recipient_index`,
-    the function's CMC_RECIPIENT_INDEX), stream, TTL."""
+    the function's CMC_RECIPIENT_INDEX), the apiData index, stream, TTL."""
     client.create_table(
         TableName=table_name,
         BillingMode="PAY_PER_REQUEST",
@@ -83,6 +83,8 @@ def create_event_table(
             {"AttributeName": contract.PARTITION_KEY, "AttributeType": "S"},
             {"AttributeName": contract.SORT_KEY, "AttributeType": "S"},
             {"AttributeName": contract.RECIPIENT_INDEX_PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": contract.API_DATA_INDEX_PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": contract.API_DATA_INDEX_SORT_KEY, "AttributeType": "S"},
         ],
         KeySchema=[
             {"AttributeName": contract.PARTITION_KEY, "KeyType": "HASH"},
@@ -96,7 +98,18 @@ def create_event_table(
                     {"AttributeName": contract.RECIPIENT_INDEX_SORT_KEY, "KeyType": "RANGE"},
                 ],
                 "Projection": recipient_projection(recipient_index),
-            }
+            },
+            {
+                "IndexName": contract.API_DATA_INDEX,
+                "KeySchema": [
+                    {"AttributeName": contract.API_DATA_INDEX_PARTITION_KEY, "KeyType": "HASH"},
+                    {"AttributeName": contract.API_DATA_INDEX_SORT_KEY, "KeyType": "RANGE"},
+                ],
+                "Projection": {
+                    "ProjectionType": "INCLUDE",
+                    "NonKeyAttributes": list(contract.API_DATA_INDEX_PROJECTION),
+                },
+            },
         ],
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
     )

@@ -3,11 +3,14 @@
     python -m cmc_dev.cli message '<id@example.com>' --table TABLE [--endpoint-url URL] [--region REGION]
     python -m cmc_dev.cli recipient user@example.jp --table TABLE [--endpoint-url URL] [--region REGION]
     python -m cmc_dev.cli inbound INBOUND_ID --table TABLE --bucket BUCKET [--endpoint-url URL] [--region R]
+    python -m cmc_dev.cli api-data YOUR-ID --table TABLE [--endpoint-url URL] [--region REGION]
     python -m cmc_dev.cli reconcile --date YYYY-MM-DD [--until YYYY-MM-DD] --server-composition NAME \
         --cmc-api-url URL --table TABLE [--endpoint-url URL]   (docs/reconcile.md)
 
-Without --endpoint-url it uses your AWS credentials and region, like the AWS CLI. A recipient's
-suppression follows the same CMC_* variables as the deployed function (all optional).
+The lookups print one page as the API answers it (--limit, --cursor from the last page's next_cursor), or with
+--all every page, one JSON line each. Without --endpoint-url it uses your AWS credentials and region,
+like the AWS CLI. A recipient's suppression follows the same CMC_* variables as the deployed function
+(all optional).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import boto3
@@ -25,14 +29,16 @@ from botocore.exceptions import (
     NoCredentialsError,
     NoRegionError,
 )
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from cmc_dev import inbound_cli, reconcile_cli
 from cmc_dev.backend import LocalBackend
 from cmc_dev.environment import invalid_setting
+from cmc_webhooks import contract
 from cmc_webhooks.dal.dynamodb import CLIENT_CONFIG, DynamoDBEventStore
 from cmc_webhooks.errors import WebhookError
-from cmc_webhooks.logic.lookup import lookup_message, lookup_recipient
+from cmc_webhooks.logic.lookup import lookup_api_data, lookup_message, lookup_recipient, page_limit
+from cmc_webhooks.models.api import ApiDataPage, MessageHistory, RecipientHistory
 from cmc_webhooks.settings import IngestTunables
 
 if TYPE_CHECKING:
@@ -46,12 +52,18 @@ def main(argv: list[str] | None = None) -> int:
     message.add_argument("key", metavar="MESSAGE_ID", help="with or without <>")
     recipient = commands.add_parser("recipient", help="an address's events and whether it is suppressed")
     recipient.add_argument("key", metavar="ADDRESS")
+    api_data = commands.add_parser("api-data", help="the messages carrying your own id (CMC's apiData)")
+    api_data.add_argument("key", metavar="API_DATA", help="the X-Api-Data you set when sending")
     inbound = inbound_cli.add_parser(commands)
     reconcile = reconcile_cli.add_parser(commands)
-    for command in (message, recipient, inbound, reconcile):
+    for command in (message, recipient, api_data, inbound, reconcile):
         command.add_argument("--table", required=True, help="the event table (stack output EventTableName)")
         command.add_argument("--endpoint-url", help="a local backend, e.g. the one `make local` prints")
         command.add_argument("--region", help="the table's AWS region (default: AWS_REGION or your config)")
+    for command in (message, recipient, api_data):
+        command.add_argument("--limit", help=f"events a page (default {contract.PAGE_LIMIT_DEFAULT})")
+        command.add_argument("--cursor", help="start at this page: the next_cursor of the page before")
+        command.add_argument("--all", action="store_true", help="every page from there, one JSON line each")
     args = parser.parse_args(argv)
 
     where = args.endpoint_url or "AWS"
@@ -64,21 +76,36 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "inbound":
             print(inbound_cli.lookup(args, client))
             return 0
-        if args.command == "message":
-            history: BaseModel = lookup_message(store, args.key)
-        else:
-            tunables = IngestTunables.model_validate(os.environ)
-            history = lookup_recipient(
-                store, args.key, tunables.suppression_policy, recipient_index=tunables.recipient_index
-            )
+        lookup = page_reader(args, store)
+        limit, cursor = page_limit(args.limit), args.cursor
+        while True:
+            page = lookup(limit, cursor)
+            print(page.model_dump_json() if args.all else page.model_dump_json(indent=2), flush=True)
+            cursor = page.next_cursor
+            if not args.all or cursor is None:
+                return 0
     except (WebhookError, BotoCoreError, ClientError) as error:
         print(explain(error, table=args.table, where=where), file=sys.stderr)
         return 1
     except ValidationError as error:
         print(invalid_setting(error), file=sys.stderr)
         return 2
-    print(history.model_dump_json(indent=2))
-    return 0
+
+
+Page = MessageHistory | RecipientHistory | ApiDataPage
+
+
+def page_reader(args: argparse.Namespace, store: DynamoDBEventStore) -> Callable[[int, str | None], Page]:
+    """The command's lookup: one page for a limit and a cursor."""
+    if args.command == "message":
+        return lambda limit, cursor: lookup_message(store, args.key, limit=limit, cursor=cursor)
+    if args.command == "api-data":
+        return lambda limit, cursor: lookup_api_data(store, args.key, limit=limit, cursor=cursor)
+    tunables = IngestTunables.model_validate(os.environ)
+    policy, index = tunables.suppression_policy, tunables.recipient_index
+    return lambda limit, cursor: lookup_recipient(
+        store, args.key, policy, recipient_index=index, limit=limit, cursor=cursor
+    )
 
 
 def dynamodb_client(args: argparse.Namespace) -> DynamoDBClient:

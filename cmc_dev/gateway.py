@@ -18,6 +18,7 @@ RESOURCES = (
     contract.RECIPIENT_LOOKUP_PATH,
     contract.INBOUND_WEBHOOK_PATH,
     contract.INBOUND_LOOKUP_PATH,
+    contract.MESSAGES_BY_API_DATA_PATH,
 )
 
 

@@ -29,6 +29,7 @@ from cmc_dev.fanout import running_fanout
 from cmc_dev.gateway import match_resource, response_parts, rest_proxy_event
 from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_dev.local_function import local_dependencies
+from cmc_dev.spill import running_spill
 from cmc_webhooks import contract
 from cmc_webhooks.logic.auth import CredentialSet
 from cmc_webhooks.settings import DEFAULT_CMC_API_URL, IngestTunables
@@ -282,6 +283,13 @@ def try_it(base_url: str, backend: LocalBackend, credentials: CredentialSet) -> 
             "  # 5. the bounced recipient: its events and whether to stop mailing it",
             f"  curl -sS {base_url}/recipients/{bounced_recipient}",
             "",
+            "  # 6. the messages that carry your own id (CMC's apiData, the X-Api-Data header you set)",
+            f"  curl -sS '{base_url}{contract.MESSAGES_BY_API_DATA_PATH}?api_data=YOUR-ID'",
+            "",
+            "  # every lookup answers in pages: ?limit=N (at most "
+            f"{contract.PAGE_LIMIT_MAX}), then ?cursor=<next_cursor> until next_cursor is null",
+            f"  curl -sS '{lookup}?limit=1'",
+            "",
             *inbound_try_it(base_url, backend, credentials),
             "  # the message lookup from the CLI",
             f"  {cli}",
@@ -324,11 +332,11 @@ def inbound_try_it(base_url: str, backend: LocalBackend, credentials: Credential
         f"--bucket {backend.inbound_bucket} --endpoint-url {backend.endpoint_url}"
     )
     return [
-        "  # 6. an inbound mail (a reply to the first message, two attachments), multipart as CMC posts it:",
+        "  # 7. an inbound mail (a reply to the first message, two attachments), multipart as CMC posts it:",
         "  #    stored in S3 and DynamoDB, published as `Email Received` (watch for `subscriber-event`)",
         f"  curl -sS -X POST {base_url}{contract.INBOUND_WEBHOOK_PATH}{auth}{key} {post}",
         "",
-        "  # 7. that mail: its metadata and presigned URLs of its bodies and attachments (API, then CLI)",
+        "  # 8. that mail: its metadata and presigned URLs of its bodies and attachments (API, then CLI)",
         f"  curl -sS {base_url}/inbound/INBOUND_ID",
         f"  {cli}",
         "",
@@ -359,6 +367,7 @@ def serve(host: str, port: int) -> None:
     with (
         running_backend(recipient_index=index) as backend,
         running_fanout(backend, env=os.environ) as (fanout, _),
+        running_spill(backend, env=os.environ) as (spill, _),
     ):
         credentials = local_credentials(os.environ)
         dependencies = local_dependencies(os.environ, credentials)
@@ -374,7 +383,7 @@ def serve(host: str, port: int) -> None:
         print(f"cmc-webhooks is listening on {base_url} (DynamoDB: moto at {backend.endpoint_url})")
         print(
             f"  POST {contract.WEBHOOK_PATH}    GET {contract.MESSAGE_LOOKUP_PATH}"
-            f"    GET {contract.RECIPIENT_LOOKUP_PATH}"
+            f"    GET {contract.RECIPIENT_LOOKUP_PATH}    GET {contract.MESSAGES_BY_API_DATA_PATH}?api_data="
         )
         print(
             f"  POST {contract.INBOUND_WEBHOOK_PATH}    GET {contract.INBOUND_LOOKUP_PATH}"
@@ -383,6 +392,8 @@ def serve(host: str, port: int) -> None:
         print(
             f"  Bounces, failures and received mail are published to the event bus {fanout.bus_name}; each\n"
             "  event that reaches the local subscriber queue is printed as a line `subscriber-event {...}`.\n"
+            f"  A webhook the table refuses waits in the spill queue {spill.queue_url.rsplit('/', 1)[-1]}\n"
+            "  until the local drain stores it.\n"
         )
         print(auth_banner(credentials) + "\n")
         print(try_it(base_url, backend, credentials), flush=True)

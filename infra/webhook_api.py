@@ -168,6 +168,10 @@ class WebhookApi(Construct):
                 contract.INBOUND_LOOKUP_PATH,
             )
         )
+        # GET /messages?api_data=VALUE: API Gateway requires the query parameter.
+        self.api_data_method = self._add_iam_lookup(
+            contract.MESSAGES_BY_API_DATA_PATH, integration, validator, query=("api_data",)
+        )
 
     def _add_webhook(self, path: str, integration: apigw.Integration) -> apigw.Method:
         method = self.api.root.resource_for_path(path).add_method(
@@ -190,15 +194,20 @@ class WebhookApi(Construct):
         return method
 
     def _add_iam_lookup(
-        self, path: str, integration: apigw.Integration, validator: apigw.IRequestValidator
+        self,
+        path: str,
+        integration: apigw.Integration,
+        validator: apigw.IRequestValidator,
+        *,
+        query: Sequence[str] = (),
     ) -> apigw.Method:
+        required = [f"method.request.path.{name}" for name in re.findall(r"\{(\w+)\}", path)]
+        required += [f"method.request.querystring.{name}" for name in query]
         method = self.api.root.resource_for_path(path).add_method(
             "GET",
             integration,
             request_validator=validator,
-            request_parameters={
-                f"method.request.path.{name}": True for name in re.findall(r"\{(\w+)\}", path)
-            },
+            request_parameters=dict.fromkeys(required, True),
             authorization_type=apigw.AuthorizationType.IAM,
         )
         Validations.of(method).acknowledge(

@@ -14,7 +14,8 @@ from typing import Any, Final
 # Partition key: the messageId without its angle brackets, so another system can run a
 # plain `Query` with `message_id = :id` (see docs/data-model.md).
 PARTITION_KEY: Final = "message_id"
-# Sort key: "EVENT#<occurred_at in UTC>#<event_id>" keeps a message's events in time order.
+# Sort key: "EVENT#<recipient_key>#<occurred_at in UTC>#<event_id>" keeps a message's events by
+# recipient, then in time order: a page of a message holds each recipient's events together.
 SORT_KEY: Final = "sk"
 # Epoch seconds after which DynamoDB deletes the item (retention from settings).
 TTL_ATTRIBUTE: Final = "expires_at"
@@ -58,8 +59,20 @@ DAY_COUNT_PARTITION_PREFIX: Final = "daycount#"
 DAY_COUNT_SORT_KEY_PREFIX: Final = "COUNT#"
 DAY_COUNT_ATTRIBUTE: Final = "count"
 
-# DynamoDB refuses a partition key value longer than this.
+# DynamoDB refuses a partition key value longer than this, and a sort key value longer than that.
 PARTITION_KEY_MAX_BYTES: Final = 2048
+SORT_KEY_MAX_BYTES: Final = 1024
+
+# Messages by the sender's own id (CMC's apiData, the X-Api-Data header): a sparse index of the events
+# that carry one. Its partition key is the value (or, past PARTITION_KEY_MAX_BYTES, "sha256:" and its
+# digest); its sort key groups a message's events ("<digest of message_id>#<sk>"). Both attributes are
+# written only when apiData is non-empty: DynamoDB refuses an empty string as an index key.
+API_DATA_INDEX: Final = "by_api_data"
+API_DATA_INDEX_PARTITION_KEY: Final = "api_data_key"
+API_DATA_INDEX_SORT_KEY: Final = "api_data_sk"
+# What the index keeps beside its keys: what a recipient's current status is derived from.
+API_DATA_INDEX_PROJECTION: Final = ("event_type", "status", "occurred_at", "recipient", "recipient_key")
+MESSAGE_DIGEST_CHARS: Final = 16
 
 # DynamoDB BatchGetItem takes at most 100 keys per call.
 BATCH_GET_LIMIT: Final = 100
@@ -67,8 +80,11 @@ BATCH_GET_LIMIT: Final = 100
 # DynamoDB BatchWriteItem takes at most 25 put requests per call.
 BATCH_WRITE_LIMIT: Final = 25
 
-# The recipient view reads at most this many of the newest events.
-RECIPIENT_EVENTS_LIMIT: Final = 1000
+# The lookups answer in pages: `limit` events (or statuses) a page, this many unless the caller asks,
+# at most PAGE_LIMIT_MAX; a page also ends before its answer would pass PAGE_MAX_BYTES of JSON.
+PAGE_LIMIT_DEFAULT: Final = 100
+PAGE_LIMIT_MAX: Final = 1000
+PAGE_MAX_BYTES: Final = 800_000
 
 # --- Powertools ------------------------------------------------------------------------
 SERVICE_NAME: Final = "cmc-webhooks"
@@ -89,6 +105,7 @@ class Metric:
     RECORDS_WITH_UNKNOWN_FIELDS: Final = "RecordsWithUnknownFields"
     MESSAGE_LOOKUPS: Final = "MessageLookups"
     RECIPIENT_LOOKUPS: Final = "RecipientLookups"
+    API_DATA_LOOKUPS: Final = "ApiDataLookups"
     REQUESTS_REFUSED: Final = "RequestsRefused"
     AUTH_FAILURES: Final = "AuthFailures"
     STORAGE_FAILURES: Final = "StorageFailures"
@@ -98,6 +115,8 @@ class Metric:
     INBOUND_DUPLICATED: Final = "InboundDuplicated"
     INBOUND_TOO_LARGE: Final = "InboundTooLarge"
     INBOUND_LOOKUPS: Final = "InboundLookups"
+    WEBHOOKS_SPILLED: Final = "WebhooksSpilled"  # the table refused, the spill queue took it
+    WEBHOOKS_DRAINED: Final = "WebhooksDrained"  # spilled webhooks the drain stored
     RECONCILE_FAILURES: Final = "ReconcileFailures"  # dates a run could not reconcile
     RECONCILE_WRITTEN: Final = "ReconcileWritten"  # events the webhooks had missed, stored by a run
     RECONCILE_API_REQUESTS: Final = "ReconcileApiRequests"
@@ -109,6 +128,7 @@ MESSAGE_LOOKUP_PATH: Final = "/messages/{message_id}"
 RECIPIENT_LOOKUP_PATH: Final = "/recipients/{address}"
 INBOUND_WEBHOOK_PATH: Final = "/webhooks/inbound"
 INBOUND_LOOKUP_PATH: Final = "/inbound/{inbound_id}"
+MESSAGES_BY_API_DATA_PATH: Final = "/messages"  # ?api_data=VALUE
 # Request Content-Types API Gateway hands the function base64-encoded; every other body arrives as
 # UTF-8 text, invalid bytes replaced by U+FFFD. multipart/form-data: inbound mail's attachments are raw
 # bytes (the event webhook's multipart fields decode the same from base64).
@@ -137,6 +157,12 @@ PUT_EVENTS_LIMIT: Final = 10
 # location goes to the on-failure queue.
 STREAM_BATCH_SIZE: Final = 100
 STREAM_RETRY_ATTEMPTS: Final = 5
+
+# --- Spill (docs/reliability.md) --------------------------------------------------------------
+# The spill queue -> drain mapping (deployed by infra/spill.py, emulated by `make local`): messages per
+# invocation, and how often a message is handed out before it moves to the drain's dead-letter queue.
+SPILL_BATCH_SIZE: Final = 10
+SPILL_MAX_RECEIVE_COUNT: Final = 10
 
 
 # The stream -> day counter mapping: newly inserted delivery events only.

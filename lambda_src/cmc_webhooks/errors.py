@@ -51,3 +51,9 @@ class CredentialsUnavailable(WebhookError):
     """The accepted credentials could not be read: nothing can be checked, so nothing is stored."""
 
     code = "credentials_unavailable"
+
+
+class InvalidQuery(WebhookError):
+    """A lookup's query parameters (limit, cursor, api_data) that it cannot serve."""
+
+    code = "invalid_query"

@@ -15,10 +15,11 @@ from typing import Protocol
 from cmc_webhooks.dal.credentials import NoCredentials, SecretsManagerCredentials
 from cmc_webhooks.dal.dynamodb import DynamoDBEventStore
 from cmc_webhooks.dal.inbound import DynamoDBInboundStore, S3MailObjects
+from cmc_webhooks.dal.spill import SqsSpill
 from cmc_webhooks.logic.inbound import InboundStore, ObjectStore
 from cmc_webhooks.logic.ingest import IngestOptions
 from cmc_webhooks.logic.lookup import EventReader
-from cmc_webhooks.logic.receive import CredentialSource, EventWriter
+from cmc_webhooks.logic.receive import CredentialSource, EventWriter, WebhookSpill
 from cmc_webhooks.settings import IngestSettings, IngestTunables
 
 
@@ -39,6 +40,7 @@ class ApiDependencies:
     credentials: CredentialSource
     ingest_options: IngestOptions
     inbound: InboundDependencies | None = None  # None: no bucket configured, the inbound webhook answers 503
+    spill: WebhookSpill | None = None  # None: a refused write is answered 503
 
     @classmethod
     def from_settings(
@@ -49,8 +51,12 @@ class ApiDependencies:
         if credentials is None:
             name = settings.auth_secret_name
             credentials = SecretsManagerCredentials(name) if name else NoCredentials()
-        options = ingest_options(settings)
         store = DynamoDBEventStore(settings.table_name)
+        spill = (
+            SqsSpill(settings.spill_queue_url, settings.spill_bucket_name)
+            if settings.spill_queue_url and settings.spill_bucket_name
+            else None
+        )
         inbound = None
         if settings.inbound_bucket_name:
             inbound = InboundDependencies(
@@ -58,13 +64,18 @@ class ApiDependencies:
                 objects=S3MailObjects(settings.inbound_bucket_name),
             )
         return cls(
-            settings=settings, store=store, credentials=credentials, ingest_options=options, inbound=inbound
+            settings=settings,
+            store=store,
+            credentials=credentials,
+            ingest_options=ingest_options(settings),
+            spill=spill,
+            inbound=inbound,
         )
 
 
 def ingest_options(settings: IngestTunables) -> IngestOptions:
-    """How records become items, from the stage's settings: the webhook's, and the reconciliation's (whose
-    items must be the webhook's, docs/reconcile.md)."""
+    """How records become items, from the stage's settings: the webhook's, the spill drain's and the
+    reconciliation's (whose items must be the webhook's, docs/reconcile.md)."""
     return IngestOptions(
         time_zone=settings.tz,
         retention=timedelta(days=settings.retention_days),

@@ -141,8 +141,20 @@ URLS = {"headers", "text", "html", "attachments"}
 def test_the_printed_curl_commands_work_as_pasted(server: LocalServer) -> None:
     assert "authentication is OFF" in server.banner
     commands = printed_commands(server.banner)
-    assert len(commands) == 9, server.banner
-    post_json, post_form, post_bounce, lookup, recipient, post_mail, mail, mail_cli, cli = commands
+    assert len(commands) == 11, server.banner
+    (
+        post_json,
+        post_form,
+        post_bounce,
+        lookup,
+        recipient,
+        by_api_data,
+        first_page,
+        post_mail,
+        mail,
+        mail_cli,
+        cli,
+    ) = commands
 
     for command in (post_json, post_form, post_bounce):
         result = subprocess.run(
@@ -162,6 +174,18 @@ def test_the_printed_curl_commands_work_as_pasted(server: LocalServer) -> None:
     )
     view = json.loads(result.stdout)
     assert (view["suppressed"], view["suppression_reason"]) == (True, "hard_bounce:user_unknown")
+
+    result = subprocess.run(
+        shlex.split(by_api_data), cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert json.loads(result.stdout) == {"api_data": "YOUR-ID", "messages": [], "next_cursor": None}
+
+    result = subprocess.run(
+        shlex.split(first_page), cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    page = json.loads(result.stdout)
+    assert page["events"] == history["events"][:1]
+    assert page["next_cursor"]
 
     result = subprocess.run(
         shlex.split(cli), cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
@@ -279,7 +303,7 @@ def test_with_credentials_set_strangers_get_401_and_the_printed_commands_still_w
         )
         assert (status, body["error"]) == (401, "unauthorized")
 
-        post_json, post_form, post_bounce, _, _, post_mail, *_ = printed_commands(secured.banner)
+        post_json, post_form, post_bounce, _, _, _, _, post_mail, *_ = printed_commands(secured.banner)
         # Each answers its count: one record written, or the mail's two attachments stored.
         expected = [(post_json, "written", 1), (post_form, "written", 1), (post_bounce, "written", 1)]
         for command, field, count in [*expected, (post_mail, "attachments", 2)]:

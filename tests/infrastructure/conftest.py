@@ -245,3 +245,16 @@ def statements_of_role(template: Template, role_id: str) -> list[list[dict[str, 
         for policy in template.find_resources("AWS::IAM::Policy").values()
         if {"Ref": role_id} in policy["Properties"]["Roles"]
     ]
+
+
+def one_bucket(
+    template: Template, prefix: str, resource_type: str = "AWS::S3::Bucket"
+) -> tuple[str, dict[str, Any]]:
+    """The logical id and body of the one bucket (or bucket policy) whose logical id starts with `prefix`:
+    the stack has the spill's and inbound mail's."""
+    (found,) = [
+        (rid, dict(body))
+        for rid, body in template.find_resources(resource_type).items()
+        if rid.startswith(prefix)
+    ]
+    return found

@@ -9,7 +9,7 @@ from aws_cdk.assertions import Template
 from cmc_webhooks import contract
 from infra.settings import StageSettings
 from infra.stack import CmcWebhooksStack
-from tests.infrastructure.conftest import only
+from tests.infrastructure.conftest import one_bucket, only
 from tests.infrastructure.test_webhook_api import method
 
 
@@ -33,7 +33,7 @@ def actions(statement: dict[str, Any]) -> set[str]:
 def test_the_bucket_is_private_tls_only_encrypted_and_expires_with_the_retention(
     template: Template, settings: StageSettings
 ) -> None:
-    bucket_id, bucket = only(template, "AWS::S3::Bucket")
+    bucket_id, bucket = one_bucket(template, "InboundMail")
     properties = bucket["Properties"]
 
     assert properties["PublicAccessBlockConfiguration"] == {
@@ -47,7 +47,7 @@ def test_the_bucket_is_private_tls_only_encrypted_and_expires_with_the_retention
     (lifecycle,) = properties["LifecycleConfiguration"]["Rules"]
     assert lifecycle["ExpirationInDays"] == settings.retention_days
     assert lifecycle["Status"] == "Enabled"
-    _, policy = only(template, "AWS::S3::BucketPolicy")
+    _, policy = one_bucket(template, "InboundMail", "AWS::S3::BucketPolicy")
     (deny,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert deny["Effect"] == "Deny"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -56,7 +56,7 @@ def test_the_bucket_is_private_tls_only_encrypted_and_expires_with_the_retention
 
 def test_with_the_customer_managed_key_the_bucket_uses_it(key_stacks: dict[str, CmcWebhooksStack]) -> None:
     template = Template.from_stack(key_stacks["prod"])
-    _, bucket = only(template, "AWS::S3::Bucket")
+    _, bucket = one_bucket(template, "InboundMail")
     (key_id,) = [kid for kid in template.find_resources("AWS::KMS::Key") if kid.startswith("DataKey")]
     (rule,) = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert rule["ServerSideEncryptionByDefault"] == {
@@ -71,7 +71,7 @@ def test_with_the_customer_managed_key_the_bucket_uses_it(key_stacks: dict[str, 
 
 
 def test_only_the_api_function_writes_and_reads_the_objects_under_their_prefix(template: Template) -> None:
-    bucket_id, _ = only(template, "AWS::S3::Bucket")
+    bucket_id, _ = one_bucket(template, "InboundMail")
     s3 = [s for s in statements(template, "IngestRole") if any(a.startswith("s3:") for a in actions(s))]
 
     assert [actions(s) for s in s3] == [{"s3:PutObject", "s3:GetObject"}]
@@ -84,7 +84,7 @@ def test_only_the_api_function_writes_and_reads_the_objects_under_their_prefix(t
 
 
 def test_the_api_function_is_told_its_bucket(template: Template) -> None:
-    bucket_id, _ = only(template, "AWS::S3::Bucket")
+    bucket_id, _ = one_bucket(template, "InboundMail")
     functions = template.find_resources("AWS::Lambda::Function")
     (ingest,) = [f for fid, f in functions.items() if fid.startswith("IngestFunction")]
     variables = ingest["Properties"]["Environment"]["Variables"]

@@ -12,6 +12,7 @@ from infra.settings import StageSettings
 from tests.infrastructure.conftest import (
     LOG_RETENTION_DAYS,
     function_with_handler,
+    one_bucket,
     only,
     statements_of_role,
     webhook_secret,
@@ -61,6 +62,10 @@ def test_environment_is_the_stage_settings_the_table_and_the_secret(
 ) -> None:
     table_id, _ = only(template, "AWS::DynamoDB::Table")
     secret_id, _ = webhook_secret(template)
+    spill_bucket_id, _ = one_bucket(template, "Spill")
+    (spill_queue_id,) = [
+        name for name in template.find_resources("AWS::SQS::Queue") if name.startswith("SpillQueue")
+    ]
     _, function = ingest(template)
     variables = function["Properties"]["Environment"]["Variables"]
 
@@ -69,7 +74,10 @@ def test_environment_is_the_stage_settings_the_table_and_the_secret(
         alias("table_name"): {"Ref": table_id},
         # The generated secret's full ARN (Ref), which GetSecretValue takes as its SecretId.
         alias("auth_secret_name"): {"Ref": secret_id},
-        alias("inbound_bucket_name"): {"Ref": only(template, "AWS::S3::Bucket")[0]},
+        alias("inbound_bucket_name"): {"Ref": one_bucket(template, "InboundMail")[0]},
+        # Where a webhook the table refuses goes (tests/infrastructure/test_spill.py).
+        alias("spill_queue_url"): {"Ref": spill_queue_id},
+        alias("spill_bucket_name"): {"Ref": spill_bucket_id},
         "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": settings.log_level,
@@ -102,6 +110,10 @@ def test_logs_go_to_its_own_log_group_with_the_stage_retention(template: Templat
 def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template) -> None:
     table_id, _ = only(template, "AWS::DynamoDB::Table")
     secret_id, _ = webhook_secret(template)
+    spill_bucket_id, _ = one_bucket(template, "Spill")
+    (spill_queue_id,) = [
+        name for name in template.find_resources("AWS::SQS::Queue") if name.startswith("SpillQueue")
+    ]
     _, function = ingest(template)
     role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
     log_group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
@@ -141,10 +153,24 @@ def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template
             {
                 "Action": "dynamodb:Query",
                 "Effect": "Allow",
-                "Resource": {"Fn::Join": ["", [table_arn, f"/index/{contract.RECIPIENT_INDEX}"]]},
+                "Resource": [
+                    {"Fn::Join": ["", [table_arn, f"/index/{index}"]]}
+                    for index in sorted((contract.RECIPIENT_INDEX, contract.API_DATA_INDEX))
+                ],
             },
             # The webhook credentials: read only, that one secret only.
             {"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": {"Ref": secret_id}},
+            # The spill: send to its queue, put under spilled/ in its bucket, no more.
+            {
+                "Action": "sqs:SendMessage",
+                "Effect": "Allow",
+                "Resource": {"Fn::GetAtt": [spill_queue_id, "Arn"]},
+            },
+            {
+                "Action": "s3:PutObject",
+                "Effect": "Allow",
+                "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [spill_bucket_id, "Arn"]}, "/spilled/*"]]},
+            },
             # Inbound mail's objects, under their prefix only (test_inbound_mail.py).
             {
                 "Action": ["s3:GetObject", "s3:PutObject"],
@@ -152,7 +178,15 @@ def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template
                 "Resource": {
                     "Fn::Join": [
                         "",
-                        [{"Fn::GetAtt": [only(template, "AWS::S3::Bucket")[0], "Arn"]}, "/inbound/*"],
+                        [
+                            {
+                                "Fn::GetAtt": [
+                                    one_bucket(template, "InboundMail")[0],
+                                    "Arn",
+                                ]
+                            },
+                            "/inbound/*",
+                        ],
                     ]
                 },
             },
@@ -160,7 +194,7 @@ def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template
     ]
 
 
-def test_only_api_gateway_may_invoke_it_and_only_on_its_five_routes(template: Template) -> None:
+def test_only_api_gateway_may_invoke_it_and_only_on_its_six_routes(template: Template) -> None:
     function_id, _ = ingest(template)
     permissions = [
         permission
@@ -168,7 +202,7 @@ def test_only_api_gateway_may_invoke_it_and_only_on_its_five_routes(template: Te
         if permission["Properties"]["FunctionName"] == {"Fn::GetAtt": [function_id, "Arn"]}
     ]
 
-    assert len(permissions) == 5
+    assert len(permissions) == 6
     for permission in permissions:
         assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
         assert permission["Properties"]["Action"] == "lambda:InvokeFunction"
@@ -178,6 +212,7 @@ def test_only_api_gateway_may_invoke_it_and_only_on_its_five_routes(template: Te
         "/GET/recipients/\\*$",
         "/POST/webhooks/inbound$",
         "/GET/inbound/\\*$",
+        "/GET/messages$",
     ):
         template.has_resource_properties(
             "AWS::Lambda::Permission",

@@ -48,10 +48,14 @@ def template_stage(alarm: dict[str, Any]) -> str:
 
 
 def dead_letter_queue_ids(template: Template, settings: StageSettings) -> dict[str, str]:
-    """{alarm id: queue logical id} for the publisher's on-failure queue and every subscriber's DLQ."""
+    """{alarm id: queue logical id} for the publisher's on-failure queue, the spill drain's DLQ and every
+    subscriber's DLQ."""
     mapping = publisher_mapping(template)
     on_failure = mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
-    queues = {"PublisherOnFailureQueueDepth": on_failure}
+    (spill_dead_letters,) = [
+        name for name in template.find_resources("AWS::SQS::Queue") if name.startswith("SpillDeadLetterQueue")
+    ]
+    queues = {"PublisherOnFailureQueueDepth": on_failure, "SpillDeadLetterQueueDepth": spill_dead_letters}
     for subscriber in settings.subscribers:
         name = "".join(part.capitalize() for part in subscriber.name.split("-"))
         dead_letter = target_of(template, subscriber.name)["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
@@ -85,6 +89,7 @@ def test_these_alarms_and_no_others(template: Template, settings: StageSettings)
         contract.Metric.AUTH_FAILURES,
         contract.Metric.STORAGE_FAILURES,
         contract.Metric.INBOUND_TOO_LARGE,
+        contract.Metric.WEBHOOKS_SPILLED,
         *dead_letter_queue_ids(template, settings),
         # The daily reconciliation (both test stages run it) and, where the stage asks, no webhooks.
         contract.Metric.RECONCILE_FAILURES,

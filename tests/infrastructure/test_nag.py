@@ -13,6 +13,8 @@ from infra.guard_rails import PLUGIN_NAME
 from infra.stack import CmcWebhooksStack
 from tests.infrastructure.conftest import TEST_STAGES, build_stack
 
+# The API function puts, the drain gets, spilled webhooks under one prefix of the spill bucket.
+SPILLED_OBJECTS = "AwsSolutions-IAM5[Resource::<SpillBucket95D36406.Arn>/spilled/*]"
 EXPECTED_ACKNOWLEDGMENTS = {
     # path inside the stack -> rule ids
     "WebhookApi/Api": {"AwsSolutions-APIG2"},
@@ -24,6 +26,7 @@ EXPECTED_ACKNOWLEDGMENTS = {
     },
     "Ingest/Role": {
         "AwsSolutions-IAM5[Resource::*]",
+        SPILLED_OBJECTS,
         "AwsSolutions-IAM5[Resource::<InboundMailBucket6432EECF.Arn>/inbound/*]",
     },
     "WebhookApi/Api/Default/webhooks/inbound/POST": {"AwsSolutions-APIG4", "AwsSolutions-COG4"},
@@ -31,10 +34,15 @@ EXPECTED_ACKNOWLEDGMENTS = {
     "InboundMail/Bucket": {"AwsSolutions-S1"},
     "Ingest/Function": {"AwsSolutions-L1"},
     "WebhookApi/Api/Default/recipients/{address}/GET": {"AwsSolutions-COG4"},
+    "WebhookApi/Api/Default/messages/GET": {"AwsSolutions-COG4"},
     "Publisher/Role": {"AwsSolutions-IAM5[Resource::*]"},
     "Publisher/Function": {"AwsSolutions-L1"},
     "Publisher/OnFailureQueue": {"AwsSolutions-SQS3"},
     "WebhookAuth/Secret": {"AwsSolutions-SMG4"},
+    "Spill/Bucket": {"AwsSolutions-S1"},
+    "Spill/DeadLetterQueue": {"AwsSolutions-SQS3"},
+    "Spill/Drain/Role": {"AwsSolutions-IAM5[Resource::*]", SPILLED_OBJECTS},
+    "Spill/Drain/Function": {"AwsSolutions-L1"},
     "Reconciliation/ApiSecret": {"AwsSolutions-SMG4"},
     "Reconciliation/Reconcile/Role": {"AwsSolutions-IAM5[Resource::*]"},
     "Reconciliation/Reconcile/Function": {"AwsSolutions-L1"},

@@ -10,7 +10,7 @@ from aws_cdk.assertions import Template
 
 from cmc_webhooks import contract
 from infra.stack import CmcWebhooksStack
-from tests.infrastructure.conftest import FUNCTION_ARN, TOPIC_ARN, only, publisher_mapping
+from tests.infrastructure.conftest import FUNCTION_ARN, TOPIC_ARN, one_bucket, only, publisher_mapping
 
 
 def joined_url(value: dict[str, Any]) -> str:
@@ -64,6 +64,12 @@ def test_outputs_give_the_bus_its_archive_and_the_queues_to_watch(template: Temp
     assert outputs["EventArchiveArn"]["Value"] == {"Fn::GetAtt": [archive_id, "Arn"]}
     assert outputs["PublisherOnFailureQueueUrl"]["Value"] == {"Ref": on_failure}
     assert outputs["PublisherFunctionName"]["Value"] == mapping["Properties"]["FunctionName"]
+    spill_queues = {name for name in template.find_resources("AWS::SQS::Queue") if name.startswith("Spill")}
+    assert {
+        outputs["SpillQueueUrl"]["Value"]["Ref"],
+        outputs["SpillDeadLetterQueueUrl"]["Value"]["Ref"],
+    } == spill_queues
+    assert outputs["SpillBucketName"]["Value"] == {"Ref": one_bucket(template, "Spill")[0]}
     assert outputs["DefaultSubscriberQueueUrl"]["Value"] == {"Ref": default_target["Arn"]["Fn::GetAtt"][0]}
     assert outputs["DefaultSubscriberDeadLetterQueueUrl"]["Value"] == {
         "Ref": default_target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]

@@ -29,6 +29,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from cmc_webhooks import contract, errors
+from cmc_webhooks.handlers import pages_routes
 from cmc_webhooks.handlers.inbound_routes import router as inbound_router
 from cmc_webhooks.logic.lookup import lookup_message, lookup_recipient
 from cmc_webhooks.logic.receive import WebhookRequest, receive_webhook
@@ -39,6 +40,7 @@ Metric = contract.Metric
 CMC_EVENT_TYPES = frozenset(kind.event_type for kind in contract.PUBLISHABLE_KINDS.values())
 HTTP_STATUS: dict[type[errors.WebhookError], HTTPStatus] = {
     errors.InvalidEnvelope: HTTPStatus.BAD_REQUEST,
+    errors.InvalidQuery: HTTPStatus.BAD_REQUEST,
     errors.Unauthorized: HTTPStatus.UNAUTHORIZED,
     errors.MessageNotFound: HTTPStatus.NOT_FOUND,
     errors.PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
@@ -82,11 +84,11 @@ def _responses(ok: type[BaseModel], *errors: HTTPStatus) -> dict[int, OpenAPIRes
     summary="Receive a CMC event webhook (JSON, form-encoded or multipart)",
     responses=_responses(IngestSummary, *(status for status in HTTP_STATUS.values() if status != 404)),
 )
-def receive() -> dict[str, int]:
+def receive() -> dict[str, int | bool]:
     event = app.current_event
     headers = event.headers  # a case-insensitive copy of all the request's headers, made on every access
     deps = dependencies()
-    batch = receive_webhook(
+    received = receive_webhook(
         WebhookRequest(
             body=event.body,
             is_base64=bool(event.is_base64_encoded),
@@ -99,12 +101,14 @@ def receive() -> dict[str, int]:
         options=deps.ingest_options,
         max_body_bytes=deps.settings.max_body_bytes,
         received_at=datetime.now(UTC),
+        spill=deps.spill,
     )
+    batch = received.batch
     # The sender's event type, logged only when it is one CMC sends: any other text could be anything.
     event_type = batch.event_type if batch.event_type in CMC_EVENT_TYPES else "other"
     counts = {
         Metric.RECORDS_RECEIVED: batch.received,
-        Metric.RECORDS_WRITTEN: batch.written,
+        Metric.RECORDS_WRITTEN: 0 if received.spilled else batch.written,  # spilled: the drain counts them
         Metric.RECORDS_DUPLICATED: batch.duplicates,
         Metric.RECORDS_QUARANTINED: batch.quarantined,
         Metric.RECORDS_UNRECOGNIZED: batch.unrecognized,
@@ -115,8 +119,11 @@ def receive() -> dict[str, int]:
     # The event type and request id ride in the metrics line, matching it to the access log.
     metrics.add_metadata(key="event_type", value=event_type)
     metrics.add_metadata(key="request_id", value=event.request_context.request_id)
-    summary = batch.summary()
-    if batch.quarantined or batch.unrecognized or batch.with_unknown_fields:
+    summary = received.summary()
+    if received.spilled:  # durable in the spill queue; the drain stores it
+        metrics.add_metric(name=Metric.WEBHOOKS_SPILLED, unit=MetricUnit.Count, value=1)
+        logger.warning("event store refused; webhook spilled", extra={"event_type": event_type, **summary})
+    elif batch.quarantined or batch.unrecognized or batch.with_unknown_fields:
         # Counts and the event type only: addresses, subjects and bodies stay out of logs.
         logger.info("webhook stored with exceptions", extra={"event_type": event_type, **summary})
     return summary
@@ -125,11 +132,14 @@ def receive() -> dict[str, int]:
 @app.get(
     contract.MESSAGE_LOOKUP_PATH.replace("{message_id}", "<message_id>"),
     summary="A message's events and each recipient's current status",
-    responses=_responses(MessageHistory, HTTPStatus.NOT_FOUND, HTTPStatus.SERVICE_UNAVAILABLE),
+    responses=_responses(
+        MessageHistory, HTTPStatus.BAD_REQUEST, HTTPStatus.NOT_FOUND, HTTPStatus.SERVICE_UNAVAILABLE
+    ),
 )
 def get_message(message_id: str) -> dict[str, Any]:
     # API Gateway passes a path parameter as the client sent it, percent-encoded: decoded once, here.
-    history = lookup_message(dependencies().store, unquote(message_id))
+    paging = pages_routes.page_arguments(app.current_event)
+    history = lookup_message(dependencies().store, unquote(message_id), **paging)
     metrics.add_metric(name=Metric.MESSAGE_LOOKUPS, unit=MetricUnit.Count, value=1)
     return history.model_dump()
 
@@ -137,16 +147,24 @@ def get_message(message_id: str) -> dict[str, Any]:
 @app.get(
     contract.RECIPIENT_LOOKUP_PATH.replace("{address}", "<address>"),
     summary="An address's events and whether it is suppressed",
-    responses=_responses(RecipientHistory, HTTPStatus.SERVICE_UNAVAILABLE),
+    responses=_responses(RecipientHistory, HTTPStatus.BAD_REQUEST, HTTPStatus.SERVICE_UNAVAILABLE),
 )
 def get_recipient(address: str) -> dict[str, Any]:
     deps = dependencies()
     settings = deps.settings
+    paging = pages_routes.page_arguments(app.current_event)
     history = lookup_recipient(
-        deps.store, unquote(address), settings.suppression_policy, recipient_index=settings.recipient_index
+        deps.store,
+        unquote(address),
+        settings.suppression_policy,
+        recipient_index=settings.recipient_index,
+        **paging,
     )
     metrics.add_metric(name=Metric.RECIPIENT_LOOKUPS, unit=MetricUnit.Count, value=1)
     return history.model_dump()
+
+
+app.include_router(pages_routes.router)
 
 
 def _error_response(status: HTTPStatus, code: str, message: str, headers: dict[str, str]) -> Response[str]:

@@ -35,9 +35,13 @@ class RecipientStatus(BaseModel):
 
 
 class MessageHistory(BaseModel):
+    """One page of a message: its events by recipient, then oldest first; each recipient whose events
+    begin on this page, with the status all its events decide."""
+
     message_id: str
     recipients: list[RecipientStatus]
-    events: list[EventView]  # oldest first
+    events: list[EventView]
+    next_cursor: str | None = None  # the next page's `cursor`; None on the last page
 
 
 class RecipientHistory(BaseModel):
@@ -45,7 +49,21 @@ class RecipientHistory(BaseModel):
     suppressed: bool
     suppression_reason: str | None  # e.g. hard_bounce:user_unknown, soft_bounces:3_in_7_days, blocked
     suppressed_since: str | None  # occurred_at of the event that decided it
-    events: list[EventView]  # newest first
+    events: list[EventView]  # newest first, one page of them
+    next_cursor: str | None = None
+
+
+class MessageStatuses(BaseModel):
+    message_id: str
+    recipients: list[RecipientStatus]
+
+
+class ApiDataPage(BaseModel):
+    """One page of the messages whose events carry an apiData."""
+
+    api_data: str
+    messages: list[MessageStatuses]
+    next_cursor: str | None = None
 
 
 class ErrorBody(BaseModel):
@@ -59,3 +77,5 @@ class IngestSummary(BaseModel):
     duplicates: int
     quarantined: int
     unrecognized: int
+    # Present (true) when the table refused and the webhook waits in the spill queue: stored later.
+    queued: bool | None = None
