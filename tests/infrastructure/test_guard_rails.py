@@ -53,17 +53,15 @@ ALWAYS = {
         "Reconciliation/DayCounter/Function",
         "Spill/Drain/Function",
     },
-    # The spill bucket: no versions, access logs, object lock or event notifications (infra/spill.py).
-    **{rule: {"Spill/Bucket"} for rule in SPILL_BUCKET_RULES},
+    # The spill bucket and the inbound mail bucket: no versions, access logs, object lock or event
+    # notifications (the reasons in infra/spill.py and infra/inbound_mail.py).
+    **{rule: {"Spill/Bucket", "InboundMail/Bucket"} for rule in SPILL_BUCKET_RULES},
     LAMBDA_PUBLIC_ACCESS: INVOKE_PERMISSIONS,
     # Both test stages keep their logs under a year (14 and 90 days).
     LOG_RETENTION: LOG_GROUPS,
-    # The inbound mail bucket: each rule's reason is in infra/inbound_mail.py.
-    **{
-        rule: {"InboundMail/Bucket"}
-        for rule in (BUCKET_VERSIONING, BUCKET_LOGGING, BUCKET_NOTIFICATIONS, BUCKET_LOCK)
-    },
 }
+# The inbound mail bucket acknowledges the same rules as the spill bucket.
+assert set(SPILL_BUCKET_RULES) == {BUCKET_VERSIONING, BUCKET_LOGGING, BUCKET_NOTIFICATIONS, BUCKET_LOCK}
 
 
 def guard_report(stack: CmcWebhooksStack) -> dict[str, Any]:

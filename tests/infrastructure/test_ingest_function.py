@@ -160,17 +160,6 @@ def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template
             },
             # The webhook credentials: read only, that one secret only.
             {"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": {"Ref": secret_id}},
-            # The spill: send to its queue, put under spilled/ in its bucket, no more.
-            {
-                "Action": "sqs:SendMessage",
-                "Effect": "Allow",
-                "Resource": {"Fn::GetAtt": [spill_queue_id, "Arn"]},
-            },
-            {
-                "Action": "s3:PutObject",
-                "Effect": "Allow",
-                "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [spill_bucket_id, "Arn"]}, "/spilled/*"]]},
-            },
             # Inbound mail's objects, under their prefix only (test_inbound_mail.py).
             {
                 "Action": ["s3:GetObject", "s3:PutObject"],
@@ -189,6 +178,17 @@ def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template
                         ],
                     ]
                 },
+            },
+            # The spill: send to its queue, put under spilled/ in its bucket, no more.
+            {
+                "Action": "sqs:SendMessage",
+                "Effect": "Allow",
+                "Resource": {"Fn::GetAtt": [spill_queue_id, "Arn"]},
+            },
+            {
+                "Action": "s3:PutObject",
+                "Effect": "Allow",
+                "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [spill_bucket_id, "Arn"]}, "/spilled/*"]]},
             },
         ]
     ]

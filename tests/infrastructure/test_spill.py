@@ -107,10 +107,17 @@ def test_the_api_function_may_only_send_to_the_queue_and_put_spilled_objects(tem
     bucket_id, _ = one_bucket(template, "Spill")
     actions = actions_of(template, INGEST_HANDLER)
     assert actions["sqs:SendMessage"] == [{"Fn::GetAtt": [queue_id, "Arn"]}]
-    assert actions["s3:PutObject"] == [{"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/spilled/*"]]}]
+    spilled = {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/spilled/*"]]}
+    inbound = {
+        "Fn::Join": ["", [{"Fn::GetAtt": [one_bucket(template, "InboundMail")[0], "Arn"]}, "/inbound/*"]]
+    }
+    # Beside its inbound mail objects (tests/infrastructure/test_inbound_mail.py), only the spilled ones.
+    assert sorted(map(str, actions["s3:PutObject"])) == sorted(map(str, [spilled, inbound]))
+    assert actions["s3:GetObject"] == [inbound]
     assert not {action for action in actions if action.startswith("sqs:") or action.startswith("s3:")} - {
         "sqs:SendMessage",
         "s3:PutObject",
+        "s3:GetObject",
     }
 
 
