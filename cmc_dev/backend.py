@@ -69,6 +69,8 @@ def create_event_table(client: DynamoDBClient, table_name: str) -> None:
             {"AttributeName": contract.PARTITION_KEY, "AttributeType": "S"},
             {"AttributeName": contract.SORT_KEY, "AttributeType": "S"},
             {"AttributeName": contract.RECIPIENT_INDEX_PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": contract.SUPPRESSED_INDEX_PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": contract.SUPPRESSED_INDEX_SORT_KEY, "AttributeType": "S"},
         ],
         KeySchema=[
             {"AttributeName": contract.PARTITION_KEY, "KeyType": "HASH"},
@@ -82,7 +84,15 @@ def create_event_table(client: DynamoDBClient, table_name: str) -> None:
                     {"AttributeName": contract.RECIPIENT_INDEX_SORT_KEY, "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": contract.SUPPRESSED_INDEX,
+                "KeySchema": [
+                    {"AttributeName": contract.SUPPRESSED_INDEX_PARTITION_KEY, "KeyType": "HASH"},
+                    {"AttributeName": contract.SUPPRESSED_INDEX_SORT_KEY, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
         ],
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
     )

@@ -188,19 +188,28 @@ def running_fanout(
     fanout = create_fanout(backend, source=tunables.event_source)
     env[variable(PublisherSettings, "event_bus_name")] = fanout.bus_name
     # Imported once the environment is set: Powertools reads it when the module loads.
-    from cmc_webhooks.handlers import publisher  # noqa: PLC0415
+    from cmc_webhooks.handlers import publisher, suppression_tracker  # noqa: PLC0415
 
     patterns = contract.stream_filter_patterns(tunables.published_kinds)
     poller = StreamPoller(
         backend, publisher.lambda_handler, patterns=patterns, on_failure_queue_url=fanout.on_failure_queue_url
     )
+    # The suppression tracker: the stream's second consumer, with its own mapping and filter.
+    tracker = StreamPoller(
+        backend,
+        suppression_tracker.lambda_handler,
+        patterns=contract.suppression_filter_patterns(),
+        on_failure_queue_url=fanout.on_failure_queue_url,
+    )
     subscriber = Subscriber(backend, fanout.subscriber_queue_url, subscriber_out) if subscriber_out else None
     poller.start()
+    tracker.start()
     if subscriber:
         subscriber.start()
     try:
         yield fanout, poller
     finally:
         poller.stop()
+        tracker.stop()
         if subscriber:
             subscriber.stop()

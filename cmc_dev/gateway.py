@@ -12,7 +12,16 @@ from urllib.parse import parse_qs, urlsplit
 from cmc_webhooks import contract
 
 # The API's resources, as the stack declares them.
-RESOURCES = (contract.WEBHOOK_PATH, contract.MESSAGE_LOOKUP_PATH, contract.RECIPIENT_LOOKUP_PATH)
+RESOURCES = (
+    contract.WEBHOOK_PATH,
+    contract.MESSAGE_LOOKUP_PATH,
+    contract.RECIPIENT_LOOKUP_PATH,
+    contract.SUPPRESSION_PATH,
+    contract.SUPPRESSIONS_PATH,
+)
+# IAM is not enforced locally: the IAM-authorized routes see this caller, as API Gateway would fill in a
+# signed request's principal (the suppression routes record it as a decision's actor).
+LOCAL_PRINCIPAL = "arn:aws:iam::000000000000:user/local-developer"
 
 
 def match_resource(path: str) -> tuple[str, dict[str, str]] | None:
@@ -84,7 +93,11 @@ def rest_proxy_event(
             "stage": "local",
             "requestId": request_id,
             "requestTimeEpoch": int(time.time() * 1000),
-            "identity": {"sourceIp": source_ip, "userAgent": dict(header_pairs).get("User-Agent", "")},
+            "identity": {
+                "sourceIp": source_ip,
+                "userAgent": dict(header_pairs).get("User-Agent", ""),
+                **({"userArn": LOCAL_PRINCIPAL} if resource != contract.WEBHOOK_PATH else {}),
+            },
             "protocol": "HTTP/1.1",
             "accountId": "000000000000",
             "apiId": "local",

@@ -51,3 +51,15 @@ class CredentialsUnavailable(WebhookError):
     """The accepted credentials could not be read: nothing can be checked, so nothing is stored."""
 
     code = "credentials_unavailable"
+
+
+class InvalidRequest(WebhookError):
+    """A request to the suppression routes that names something invalid: an address, a field, a cursor."""
+
+    code = "invalid_request"
+
+
+class Forbidden(WebhookError):
+    """No IAM principal in the request context: the route is deployed without IAM authorization."""
+
+    code = "forbidden"

@@ -170,3 +170,16 @@ class PublisherSettings(PublishTunables):
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PublisherSettings:
         return cls.model_validate(dict(env))
+
+
+class TrackerSettings(IngestTunables):
+    """The suppression tracker's settings: the suppression rules (the same fields as the API's), the
+    table it reads and writes, and the bus and source of its events."""
+
+    table_name: str = Field(min_length=3, alias="CMC_TABLE_NAME")
+    event_bus_name: str = Field(min_length=1, alias="CMC_EVENT_BUS_NAME")
+    event_source: EventSource = Field(contract.DEFAULT_EVENT_SOURCE, alias="CMC_EVENT_SOURCE")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> TrackerSettings:
+        return cls.model_validate(dict(env))

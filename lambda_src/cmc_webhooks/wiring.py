@@ -14,9 +14,11 @@ from typing import Protocol
 
 from cmc_webhooks.dal.credentials import NoCredentials, SecretsManagerCredentials
 from cmc_webhooks.dal.dynamodb import DynamoDBEventStore
+from cmc_webhooks.dal.suppressions import DynamoDBSuppressionStore
 from cmc_webhooks.logic.ingest import IngestOptions
 from cmc_webhooks.logic.lookup import EventReader
 from cmc_webhooks.logic.receive import CredentialSource, EventWriter
+from cmc_webhooks.logic.suppressions import SuppressionStore
 from cmc_webhooks.settings import IngestSettings
 
 
@@ -30,6 +32,7 @@ class ApiDependencies:
     store: EventStore
     credentials: CredentialSource
     ingest_options: IngestOptions
+    suppressions: SuppressionStore
 
     @classmethod
     def from_settings(
@@ -46,7 +49,13 @@ class ApiDependencies:
             max_records=settings.max_records_per_request,
         )
         store = DynamoDBEventStore(settings.table_name)
-        return cls(settings=settings, store=store, credentials=credentials, ingest_options=options)
+        return cls(
+            settings=settings,
+            store=store,
+            credentials=credentials,
+            ingest_options=options,
+            suppressions=DynamoDBSuppressionStore(settings.table_name),
+        )
 
 
 # Built on the first request, not at import; a misconfigured function refuses every request.

@@ -29,6 +29,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from cmc_webhooks import contract, errors
+from cmc_webhooks.handlers.suppression_routes import router as suppression_router
 from cmc_webhooks.logic.lookup import lookup_message, lookup_recipient
 from cmc_webhooks.logic.receive import WebhookRequest, receive_webhook
 from cmc_webhooks.models.api import ErrorBody, IngestSummary, MessageHistory, RecipientHistory
@@ -45,6 +46,8 @@ HTTP_STATUS: dict[type[errors.WebhookError], HTTPStatus] = {
     errors.UnsupportedMediaType: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     errors.StorageUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
     errors.CredentialsUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+    errors.InvalidRequest: HTTPStatus.BAD_REQUEST,
+    errors.Forbidden: HTTPStatus.FORBIDDEN,
 }
 
 logger = Logger(service=contract.SERVICE_NAME)
@@ -54,6 +57,7 @@ tracer = Tracer(service=contract.SERVICE_NAME, patch_modules=contract.TRACED_MOD
 app = APIGatewayRestResolver(
     serializer=partial(json.dumps, ensure_ascii=False, separators=(",", ":"), default=str)
 )
+app.include_router(suppression_router)
 
 
 def dependencies() -> ApiDependencies:
@@ -139,7 +143,9 @@ def get_message(message_id: str) -> dict[str, Any]:
 )
 def get_recipient(address: str) -> dict[str, Any]:
     deps = dependencies()
-    history = lookup_recipient(deps.store, unquote(address), deps.settings.suppression_policy)
+    history = lookup_recipient(
+        deps.store, unquote(address), deps.settings.suppression_policy, deps.suppressions
+    )
     metrics.add_metric(name=Metric.RECIPIENT_LOOKUPS, unit=MetricUnit.Count, value=1)
     return history.model_dump()
 

@@ -10,9 +10,10 @@ from cmc_webhooks import contract
 from cmc_webhooks.errors import MessageNotFound
 from cmc_webhooks.logic.identity import normalize_address, normalize_message_id
 from cmc_webhooks.logic.status import current_statuses
-from cmc_webhooks.logic.suppression import SuppressionPolicy, suppression
+from cmc_webhooks.logic.suppression import Decision, Suppression, SuppressionPolicy, suppression
 from cmc_webhooks.models.api import EventView, MessageHistory, RecipientHistory, RecipientStatus
 from cmc_webhooks.models.store import StoredItem, classification_of, fits_partition_key
+from cmc_webhooks.models.suppression import DecisionView, SuppressionState
 
 
 class EventReader(Protocol):
@@ -23,6 +24,11 @@ class EventReader(Protocol):
         """The newest `limit` events of one recipient (normalized address), newest first."""
 
 
+class DecisionReader(Protocol):
+    def decisions(self, address: str) -> list[Decision]:
+        """An address's (normalized) manual suppress and lift decisions, oldest first."""
+
+
 def lookup_message(store: EventReader, message_id: str) -> MessageHistory:
     """With or without <>: the key is the normalized id."""
     normalized = normalize_message_id(message_id)
@@ -31,12 +37,19 @@ def lookup_message(store: EventReader, message_id: str) -> MessageHistory:
     return message_history(normalized, store.message_events(normalized))
 
 
-def lookup_recipient(store: EventReader, address: str, policy: SuppressionPolicy) -> RecipientHistory:
+def lookup_recipient(
+    store: EventReader, address: str, policy: SuppressionPolicy, decisions: DecisionReader | None = None
+) -> RecipientHistory:
     key = normalize_address(address)
     events = (
         store.recipient_events(key, limit=contract.RECIPIENT_EVENTS_LIMIT) if fits_partition_key(key) else []
     )
-    return recipient_history(key, events, policy)
+    made = (
+        decisions.decisions(key)
+        if decisions is not None and fits_partition_key(contract.SUPPRESSION_PARTITION_PREFIX + key)
+        else []
+    )
+    return recipient_history(key, events, policy, made)
 
 
 def message_history(message_id: str, events: Sequence[StoredItem]) -> MessageHistory:
@@ -55,16 +68,46 @@ def message_history(message_id: str, events: Sequence[StoredItem]) -> MessageHis
 
 
 def recipient_history(
-    address: str, events_newest_first: Sequence[StoredItem], policy: SuppressionPolicy
+    address: str,
+    events_newest_first: Sequence[StoredItem],
+    policy: SuppressionPolicy,
+    decisions: Sequence[Decision] = (),
 ) -> RecipientHistory:
     """An address never seen is simply not suppressed: callers ask "may I mail this address?"."""
-    verdict = suppression(reversed(events_newest_first), policy)
+    verdict = suppression(reversed(events_newest_first), policy, decisions)
     return RecipientHistory(
         address=address,
         suppressed=verdict.suppressed,
         suppression_reason=verdict.reason,
         suppressed_since=verdict.since,
+        state=state_view(address, verdict),
+        decisions=[decision_view(decision) for decision in reversed(decisions)],
         events=[event_view(event) for event in events_newest_first],
+    )
+
+
+def state_view(address: str, state: Suppression) -> SuppressionState:
+    return SuppressionState(
+        address=address,
+        suppressed=state.suppressed,
+        reason=state.reason,
+        since=state.since,
+        cause_event_id=state.cause_event_id,
+        decision_id=state.decision_id,
+        actor=state.actor,
+        cmc_block_list=state.cmc_block_list,
+        lifted_at=state.lifted_at,
+    )
+
+
+def decision_view(decision: Decision) -> DecisionView:
+    return DecisionView(
+        decision_id=decision.decision_id,
+        action=decision.action,
+        decided_at=decision.decided_at,
+        actor=decision.actor,
+        reason=decision.reason,
+        note=decision.note,
     )
 
 

@@ -1,0 +1,346 @@
+"""Suppression as a service: manual decisions, the current state of each address, the list of the
+suppressed ones, and announcing each change once. No AWS here (docs/suppressions.md).
+
+The webhook path does not change: it stores events, at 0 reads. The suppression tracker, a consumer of
+the table's stream, recomputes the state of each address a new event or decision may change, and writes
+the address's state item only when the state differs, conditionally on the version it read. The write
+that turns an address suppressed or unsuppressed marks itself (contract.STATE_CHANGE_ATTRIBUTE); the
+tracker announces that write's own stream record. A cause delivered twice or out of order computes the
+same state from the whole history and writes nothing, so a change is announced once.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from cmc_webhooks import contract
+from cmc_webhooks.errors import InvalidRequest
+from cmc_webhooks.logic.identity import normalize_address
+from cmc_webhooks.logic.lookup import EventReader, decision_view, state_view
+from cmc_webhooks.logic.publish import EventPublisher
+from cmc_webhooks.logic.suppression import (
+    NOT_SUPPRESSED,
+    Decision,
+    Suppression,
+    SuppressionPolicy,
+    suppression,
+)
+from cmc_webhooks.models.store import StoredItem
+from cmc_webhooks.models.suppression import (
+    DecisionAnswer,
+    LiftRequest,
+    RecipientSuppressionDetail,
+    SuppressedAddress,
+    SuppressionPage,
+    SuppressRequest,
+)
+
+# RFC 5321: a path holds at most 256 octets, an address at most 254 characters.
+ADDRESS_MAX_CHARS = 254
+
+
+@dataclass(frozen=True)
+class StateRecord:
+    """An address's state item: its state, how many times it was written, how many changes it saw."""
+
+    address: str  # normalized
+    state: Suppression
+    version: int
+    changes: int  # how many times it turned suppressed or unsuppressed
+    state_change: str | None = None  # set by the write that turned it (contract.STATE_CHANGES)
+
+
+class SuppressionStore(Protocol):
+    def decisions(self, address: str) -> list[Decision]:
+        """An address's (normalized) manual decisions, oldest first, strongly consistent."""
+
+    def add_decision(self, address: str, decision: Decision) -> None:
+        """Store a decision as an item of its own; never overwrites one."""
+
+    def states(self, addresses: Iterable[str]) -> dict[str, StateRecord]:
+        """The state items of these addresses that exist, strongly consistent."""
+
+    def put_state(self, record: StateRecord, *, expected_version: int | None) -> bool:
+        """Write a state item if its stored version is still `expected_version` (None: none stored);
+        False if another writer came first."""
+
+    def suppressed_page(self, limit: int, after: str | None) -> tuple[list[StateRecord], str | None]:
+        """Up to `limit` state items of suppressed addresses after the address `after`, by address; the
+        last address read if there may be more."""
+
+
+# --- addresses, decisions and the view ----------------------------------------------------------
+
+
+def valid_address(address: str) -> str:
+    """The normalized address, or a 400 naming what is wrong with it."""
+    key = normalize_address(address)
+    local, at, domain = key.rpartition("@")
+    if not (at and local and domain):
+        raise InvalidRequest("address: not an email address (local-part@domain)")
+    if len(key) > ADDRESS_MAX_CHARS:
+        raise InvalidRequest(f"address: longer than {ADDRESS_MAX_CHARS} characters")
+    if any(char.isspace() or not char.isprintable() or char in "<>" for char in key):
+        raise InvalidRequest("address: holds spaces, control characters or angle brackets")
+    return key
+
+
+def _in_key_order(items: Iterable[StoredItem]) -> list[StoredItem]:
+    """Events oldest first, each once: their sort key starts with their UTC time."""
+    unique = {(item["message_id"], item["sk"]): item for item in items}
+    return [unique[key] for key in sorted(unique, key=lambda key: (key[1], key[0]))]
+
+
+def compute_state(
+    events: EventReader,
+    decisions: Sequence[Decision],
+    address: str,
+    policy: SuppressionPolicy,
+    *,
+    also: Iterable[StoredItem] = (),
+) -> Suppression:
+    """The view of one address: its newest events (with `also`, events just stored that an index may
+    not show yet) and its decisions, in time order."""
+    stored = events.recipient_events(address, limit=contract.RECIPIENT_EVENTS_LIMIT)
+    return suppression(_in_key_order([*stored, *also]), policy, decisions)
+
+
+@dataclass(frozen=True)
+class DecisionService:
+    events: EventReader
+    store: SuppressionStore
+    policy: SuppressionPolicy
+
+    def suppress(
+        self, address: str, request: SuppressRequest, *, actor: str, now: datetime
+    ) -> DecisionAnswer:
+        key = valid_address(address)
+        decisions = self.store.decisions(key)
+        before = compute_state(self.events, decisions, key, self.policy)
+        decision = self._decide(key, "suppress", actor, now, reason=request.reason, note=request.note)
+        after = compute_state(self.events, [*decisions, decision], key, self.policy)
+        message = "suppressed" if not before.suppressed else f"was already suppressed ({before.reason})"
+        return DecisionAnswer(
+            changed=not before.suppressed,
+            message=message,
+            decision=decision_view(decision),
+            state=state_view(key, after),
+        )
+
+    def lift(self, address: str, request: LiftRequest, *, actor: str, now: datetime) -> DecisionAnswer:
+        key = valid_address(address)
+        decisions = self.store.decisions(key)
+        before = compute_state(self.events, decisions, key, self.policy)
+        if not before.suppressed:  # idempotent: nothing to lift, nothing stored
+            return DecisionAnswer(
+                changed=False,
+                message="not suppressed: nothing to lift",
+                decision=None,
+                state=state_view(key, before),
+            )
+        decision = self._decide(key, "lift", actor, now, note=request.note)
+        after = compute_state(self.events, [*decisions, decision], key, self.policy)
+        message = "lifted"
+        if before.cmc_block_list:
+            message += (
+                f"; CMC itself still refuses this address ({before.reason}): remove it in CMC's console too"
+            )
+        return DecisionAnswer(
+            changed=True, message=message, decision=decision_view(decision), state=state_view(key, after)
+        )
+
+    def _decide(
+        self,
+        key: str,
+        action: Literal["suppress", "lift"],
+        actor: str,
+        now: datetime,
+        *,
+        reason: str | None = None,
+        note: str | None,
+    ) -> Decision:
+        decision = Decision(
+            decision_id=uuid.uuid4().hex,
+            action=action,
+            decided_at=now.isoformat(timespec="microseconds"),
+            actor=actor,
+            reason=reason,
+            note=note or None,
+        )
+        self.store.add_decision(key, decision)
+        return decision
+
+
+# --- the list ------------------------------------------------------------------------------------
+
+
+def encode_cursor(after: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": after}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        after = value["after"]
+    except (binascii.Error, ValueError, TypeError, KeyError) as exc:
+        raise InvalidRequest("cursor: not one this API gave (pass next_cursor as it was answered)") from exc
+    if not isinstance(after, str):
+        raise InvalidRequest("cursor: not one this API gave (pass next_cursor as it was answered)")
+    return after
+
+
+def page_limit(text: str | None) -> int:
+    if text is None:
+        return contract.SUPPRESSIONS_PAGE_DEFAULT
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= contract.SUPPRESSIONS_PAGE_MAX):
+        raise InvalidRequest(f"limit: a number from 1 to {contract.SUPPRESSIONS_PAGE_MAX}")
+    return int(text)
+
+
+def list_suppressed(store: SuppressionStore, *, limit: int, cursor: str | None) -> SuppressionPage:
+    records, last = store.suppressed_page(limit, decode_cursor(cursor) if cursor else None)
+    return SuppressionPage(
+        suppressions=[suppressed_address(record) for record in records],
+        next_cursor=encode_cursor(last) if last else None,
+    )
+
+
+def suppressed_address(record: StateRecord) -> SuppressedAddress:
+    state = record.state
+    return SuppressedAddress(
+        address=record.address,
+        reason=state.reason or "",
+        since=state.since or "",
+        cause_event_id=state.cause_event_id,
+        decision_id=state.decision_id,
+        actor=state.actor,
+        cmc_block_list=state.cmc_block_list,
+    )
+
+
+# --- the tracker ---------------------------------------------------------------------------------
+
+StreamEntry = StoredItem | tuple[str, Decision] | StateRecord
+
+
+@dataclass(frozen=True)
+class Tracked:
+    changed: int  # addresses whose state item was written
+    announced: int  # events put on the bus
+    failed: list[str]  # ids of the records to retry
+
+
+def _may_change(item: StoredItem) -> bool:
+    """An event that can suppress an address (a hard or soft bounce, failure or block)."""
+    return item.get("bounce_type") in ("hard", "soft") and item.get("status") != "deferred"
+
+
+def _clears(item: StoredItem) -> bool:
+    return item.get("event_type") == "deliveries" and item.get("status") == "succeeded"
+
+
+def track(
+    entries: Sequence[tuple[str, StreamEntry]],
+    *,
+    events: EventReader,
+    store: SuppressionStore,
+    policy: SuppressionPolicy,
+    publisher: EventPublisher,
+    bus_name: str,
+    source: str,
+) -> Tracked:
+    """One stream batch, each entry with an id of the caller's (its sequence number): recompute the
+    addresses it may change, write the changed states, announce the state changes it holds."""
+    must: dict[str, list[str]] = {}  # address -> ids of the records that may change it
+    maybe: dict[str, list[str]] = {}  # address -> ids of deliveries, which only lift a soft suppression
+    fresh: dict[str, list[StoredItem]] = {}
+    announcements: list[tuple[str, StateRecord]] = []
+    for entry_id, entry in entries:
+        if isinstance(entry, StateRecord):
+            if entry.state_change:
+                announcements.append((entry_id, entry))
+        elif isinstance(entry, tuple):
+            must.setdefault(entry[0], []).append(entry_id)
+        elif "recipient_key" in entry and (_may_change(entry) or _clears(entry)):
+            key = entry["recipient_key"]
+            (must if _may_change(entry) else maybe).setdefault(key, []).append(entry_id)
+            fresh.setdefault(key, []).append(entry)
+    current = store.states([*must, *maybe]) if must or maybe else {}
+    failed: list[str] = []
+    changed = 0
+    for key in [*must, *(key for key in maybe if key not in must)]:
+        before = current.get(key)
+        if key not in must and not (before and before.state.suppressed):
+            continue  # a delivery to an address not suppressed changes nothing: no read
+        after = compute_state(events, store.decisions(key), key, policy, also=fresh.get(key, ()))
+        record = next_record(key, before, after)
+        if record is None:
+            continue
+        if store.put_state(record, expected_version=before.version if before else None):
+            changed += 1
+        else:  # another batch wrote it meanwhile: retry these records against the new state
+            failed += must.get(key, []) + maybe.get(key, [])
+    entries_out = [
+        announcement_entry(record, bus_name=bus_name, source=source) for _, record in announcements
+    ]
+    refused = publisher.publish(entries_out) if entries_out else []
+    failed += [announcements[index][0] for index in refused]
+    return Tracked(changed=changed, announced=len(entries_out) - len(refused), failed=failed)
+
+
+def next_record(key: str, before: StateRecord | None, after: Suppression) -> StateRecord | None:
+    """The state item to write, or None if the state is what it stores (nothing to write, nothing to
+    announce). Never suppressed and still not: no item at all."""
+    previous = before.state if before else NOT_SUPPRESSED
+    if after == previous or (before is None and not after.suppressed):
+        return None
+    flipped = after.suppressed != previous.suppressed
+    changes = (before.changes if before else 0) + (1 if flipped else 0)
+    state_change = None
+    if flipped:
+        state_change = contract.STATE_CHANGES[0] if after.suppressed else contract.STATE_CHANGES[1]
+    return StateRecord(
+        address=key,
+        state=after,
+        version=(before.version if before else 0) + 1,
+        changes=changes,
+        state_change=state_change,
+    )
+
+
+def announcement_detail(record: StateRecord) -> RecipientSuppressionDetail:
+    state = record.state
+    if state.suppressed:
+        reason, since = state.reason or "", state.since or ""
+    else:
+        reason, since = ("lifted" if state.decision_id else "delivered"), state.lifted_at or ""
+    return RecipientSuppressionDetail(
+        change_id=f"{record.address}#{record.changes}",
+        address=record.address,
+        suppressed=state.suppressed,
+        reason=reason,
+        since=since,
+        cause_event_id=state.cause_event_id,
+        decision_id=state.decision_id,
+        actor=state.actor,
+        cmc_block_list=state.cmc_block_list,
+    )
+
+
+def announcement_entry(record: StateRecord, *, bus_name: str, source: str) -> dict[str, Any]:
+    detail = announcement_detail(record)
+    return {
+        "EventBusName": bus_name,
+        "Source": source,
+        "DetailType": contract.SUPPRESSED_DETAIL_TYPE
+        if detail.suppressed
+        else contract.UNSUPPRESSED_DETAIL_TYPE,
+        "Detail": detail.model_dump_json(exclude_none=True),
+    }
