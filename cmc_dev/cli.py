@@ -2,6 +2,7 @@
 
     python -m cmc_dev.cli message '<id@example.com>' --table TABLE [--endpoint-url URL] [--region REGION]
     python -m cmc_dev.cli recipient user@example.jp --table TABLE [--endpoint-url URL] [--region REGION]
+    python -m cmc_dev.cli suppressions --table TABLE [--format csv|jsonl] [--endpoint-url URL] [--region R]
 
 Without --endpoint-url it uses your AWS credentials and region, like the AWS CLI. A recipient's
 suppression follows the same CMC_* variables as the deployed function (all optional).
@@ -26,7 +27,9 @@ from pydantic import BaseModel, ValidationError
 
 from cmc_dev.backend import LocalBackend
 from cmc_dev.environment import invalid_setting
+from cmc_dev.suppressions_cli import write_suppressions
 from cmc_webhooks.dal.dynamodb import CLIENT_CONFIG, DynamoDBEventStore
+from cmc_webhooks.dal.suppressions import DynamoDBSuppressionStore
 from cmc_webhooks.errors import WebhookError
 from cmc_webhooks.logic.lookup import lookup_message, lookup_recipient
 from cmc_webhooks.settings import IngestTunables
@@ -42,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     message.add_argument("key", metavar="MESSAGE_ID", help="with or without <>")
     recipient = commands.add_parser("recipient", help="an address's events and whether it is suppressed")
     recipient.add_argument("key", metavar="ADDRESS")
-    for command in (message, recipient):
+    suppressions = commands.add_parser("suppressions", help="every suppressed address, as CSV or JSON lines")
+    suppressions.add_argument("--format", choices=("csv", "jsonl"), default="csv", dest="output_format")
+    for command in (message, recipient, suppressions):
         command.add_argument("--table", required=True, help="the event table (stack output EventTableName)")
         command.add_argument("--endpoint-url", help="a local backend, e.g. the one `make local` prints")
         command.add_argument("--region", help="the table's AWS region (default: AWS_REGION or your config)")
@@ -53,11 +58,17 @@ def main(argv: list[str] | None = None) -> int:
         client = dynamodb_client(args)  # without a region anywhere, this raises NoRegionError
         where = args.endpoint_url or f"region {client.meta.region_name}"
         store = DynamoDBEventStore(args.table, client=client)
+        if args.command == "suppressions":
+            suppressed = DynamoDBSuppressionStore(args.table, client=client)
+            write_suppressions(suppressed, sys.stdout, output_format=args.output_format)
+            return 0
         if args.command == "message":
             history: BaseModel = lookup_message(store, args.key)
         else:
             policy = IngestTunables.model_validate(os.environ).suppression_policy
-            history = lookup_recipient(store, args.key, policy)
+            history = lookup_recipient(
+                store, args.key, policy, DynamoDBSuppressionStore(args.table, client=client)
+            )
     except (WebhookError, BotoCoreError, ClientError) as error:
         print(explain(error, table=args.table, where=where), file=sys.stderr)
         return 1

@@ -256,6 +256,11 @@ def try_it(base_url: str, backend: LocalBackend, credentials: CredentialSet) -> 
     message_id = succeeded["event"]["deliveries"][0]["messageId"]
     form_event = json.dumps(succeeded["event"], ensure_ascii=False, separators=(",", ":"))
     lookup = f"{base_url}/messages/{message_id.strip('<>')}"
+    suppression = f"{base_url}{contract.SUPPRESSION_PATH.replace('{address}', 'someone@example.jp')}"
+    suppressions_cli = (
+        f"{shlex.quote(sys.executable)} -m cmc_dev.cli suppressions "
+        f"--table {backend.table_name} --endpoint-url {backend.endpoint_url}"
+    )
     cli = (
         f"{shlex.quote(sys.executable)} -m cmc_dev.cli message {shlex.quote(message_id)} "
         f"--table {backend.table_name} --endpoint-url {backend.endpoint_url}"
@@ -282,6 +287,18 @@ def try_it(base_url: str, backend: LocalBackend, credentials: CredentialSet) -> 
             "",
             "  # the message lookup from the CLI",
             f"  {cli}",
+            "",
+            "  # 6. suppress an address by hand, then lift it (watch for the `subscriber-event` lines",
+            "  #    Recipient Suppressed and Unsuppressed). IAM is not enforced locally: the actor is a",
+            "  #    local principal; deployed, they need SigV4 and record the caller's IAM principal.",
+            f"  curl -sS -X PUT {suppression} -H 'Content-Type: application/json'"
+            """ --data '{"reason": "complaint_by_phone", "note": "asked to stop"}'""",
+            f"  curl -sS -X DELETE {suppression} -H 'Content-Type: application/json'"
+            """ --data '{"note": "the owner asked again"}'""",
+            "",
+            "  # 7. the suppressed addresses: from the API, and exported from the CLI (CSV; --format jsonl)",
+            f"  curl -sS '{base_url}{contract.SUPPRESSIONS_PATH}?limit=100'",
+            f"  {suppressions_cli}",
             "",
         ]
     )
@@ -324,6 +341,7 @@ def serve(host: str, port: int) -> None:
             f"  POST {contract.WEBHOOK_PATH}    GET {contract.MESSAGE_LOOKUP_PATH}"
             f"    GET {contract.RECIPIENT_LOOKUP_PATH}"
         )
+        print(f"  PUT|DELETE {contract.SUPPRESSION_PATH}    GET {contract.SUPPRESSIONS_PATH}")
         print(
             f"  Bounces and failures are published to the event bus {fanout.bus_name}; each event that\n"
             "  reaches the local subscriber queue is printed as a line `subscriber-event {...}`.\n"

@@ -15,6 +15,7 @@ from infra.monitoring import Monitoring, WatchedQueue
 from infra.settings import StageSettings
 from infra.stream_publisher import StreamPublisher
 from infra.subscribers import Subscribers
+from infra.suppression_tracker import SuppressionTracker, add_suppressed_index, grant_decisions
 from infra.webhook_api import WebhookApi
 from infra.webhook_auth import WebhookAuth
 
@@ -46,6 +47,8 @@ class CmcWebhooksStack(Stack):
             encryption_key=key,
         )
         store.grant_batch_write_and_query(ingest.function)
+        add_suppressed_index(store.table)
+        grant_decisions(store.table, ingest.function)
         auth.grant_read(ingest.function)
         api = WebhookApi(
             self,
@@ -70,6 +73,9 @@ class CmcWebhooksStack(Stack):
         publisher = StreamPublisher(
             self, "Publisher", settings=settings, table=store.table, bus=bus.bus, encryption_key=key
         )
+        tracker = SuppressionTracker(
+            self, "SuppressionTracker", settings=settings, table=store.table, bus=bus.bus, encryption_key=key
+        )
         subscribers = Subscribers(
             self,
             "Subscribers",
@@ -89,6 +95,11 @@ class CmcWebhooksStack(Stack):
             dead_letter_queues=[
                 WatchedQueue(
                     "PublisherOnFailureQueue", "the publisher's on-failure queue", publisher.on_failure_queue
+                ),
+                WatchedQueue(
+                    "SuppressionTrackerOnFailureQueue",
+                    "the suppression tracker's on-failure queue",
+                    tracker.on_failure_queue,
                 ),
                 *(
                     WatchedQueue(
@@ -121,6 +132,13 @@ class CmcWebhooksStack(Stack):
             "RecipientLookupUrl",
             value=api.recipient_lookup_url,
             description="GET with SigV4 (IAM) credentials; replace {address} with a recipient address",
+        )
+        CfnOutput(
+            self,
+            "SuppressionsUrl",
+            value=api.suppressions_url,
+            description="GET with SigV4 (IAM) credentials: the suppressed addresses (?limit=&cursor=); "
+            "PUT/DELETE /recipients/{address}/suppression suppresses and lifts one",
         )
         CfnOutput(
             self,

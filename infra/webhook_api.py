@@ -176,12 +176,26 @@ class WebhookApi(Construct):
             self._add_iam_lookup(path, integration, validator)
             for path in (contract.MESSAGE_LOOKUP_PATH, contract.RECIPIENT_LOOKUP_PATH)
         )
+        # Suppress and lift an address, list the suppressed ones: IAM-authorized like the lookups.
+        self.suppression_methods = [
+            self._add_iam_lookup(path, integration, validator, http_method=http_method)
+            for http_method, path in (
+                ("PUT", contract.SUPPRESSION_PATH),
+                ("DELETE", contract.SUPPRESSION_PATH),
+                ("GET", contract.SUPPRESSIONS_PATH),
+            )
+        ]
 
     def _add_iam_lookup(
-        self, path: str, integration: apigw.Integration, validator: apigw.IRequestValidator
+        self,
+        path: str,
+        integration: apigw.Integration,
+        validator: apigw.IRequestValidator,
+        *,
+        http_method: str = "GET",
     ) -> apigw.Method:
         method = self.api.root.resource_for_path(path).add_method(
-            "GET",
+            http_method,
             integration,
             request_validator=validator,
             request_parameters={
@@ -192,7 +206,7 @@ class WebhookApi(Construct):
         Validations.of(method).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-COG4",
-                reason=f"GET {path} serves other AWS workloads and operators, who "
+                reason=f"{http_method} {path} serves other AWS workloads and operators, who "
                 "sign with IAM (SigV4) authorization instead of a Cognito user pool",
             )
         )
@@ -220,3 +234,7 @@ class WebhookApi(Construct):
     @property
     def recipient_lookup_url(self) -> str:
         return self.api.url_for_path(contract.RECIPIENT_LOOKUP_PATH)
+
+    @property
+    def suppressions_url(self) -> str:
+        return self.api.url_for_path(contract.SUPPRESSIONS_PATH)

@@ -24,9 +24,23 @@ def test_table_keys_index_and_ttl_match_the_contract(template: Template) -> None
                 {"AttributeName": contract.RECIPIENT_INDEX_SORT_KEY, "KeyType": "RANGE"},
             ],
             "Projection": {"ProjectionType": "ALL"},
-        }
+        },
+        {
+            "IndexName": contract.SUPPRESSED_INDEX,
+            "KeySchema": [
+                {"AttributeName": contract.SUPPRESSED_INDEX_PARTITION_KEY, "KeyType": "HASH"},
+                {"AttributeName": contract.SUPPRESSED_INDEX_SORT_KEY, "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        },
     ]
-    key_names = {contract.PARTITION_KEY, contract.SORT_KEY, contract.RECIPIENT_INDEX_PARTITION_KEY}
+    key_names = {
+        contract.PARTITION_KEY,
+        contract.SORT_KEY,
+        contract.RECIPIENT_INDEX_PARTITION_KEY,
+        contract.SUPPRESSED_INDEX_PARTITION_KEY,
+        contract.SUPPRESSED_INDEX_SORT_KEY,
+    }
     assert sorted(properties["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
         {"AttributeName": name, "AttributeType": "S"} for name in sorted(key_names)
     ]

@@ -21,14 +21,17 @@ from infra.guard_rails import (
 from infra.stack import CmcWebhooksStack
 from tests.infrastructure.conftest import TEST_STAGES, build_stack
 
-LOG_GROUPS = {"Ingest/LogGroup", "Publisher/LogGroup", "WebhookApi/AccessLogs"}
+LOG_GROUPS = {"Ingest/LogGroup", "Publisher/LogGroup", "SuppressionTracker/LogGroup", "WebhookApi/AccessLogs"}
 INVOKE_PERMISSIONS = {
     "WebhookApi/Api/Default/webhooks/events/POST",
     "WebhookApi/Api/Default/messages/{message_id}/GET",
     "WebhookApi/Api/Default/recipients/{address}/GET",
+    "WebhookApi/Api/Default/recipients/{address}/suppression/PUT",
+    "WebhookApi/Api/Default/recipients/{address}/suppression/DELETE",
+    "WebhookApi/Api/Default/suppressions/GET",
 }
 ALWAYS = {
-    LAMBDA_IN_VPC: {"Ingest/Function", "Publisher/Function"},
+    LAMBDA_IN_VPC: {"Ingest/Function", "Publisher/Function", "SuppressionTracker/Function"},
     LAMBDA_PUBLIC_ACCESS: INVOKE_PERMISSIONS,
     # Both test stages keep their logs under a year (14 and 90 days).
     LOG_RETENTION: LOG_GROUPS,

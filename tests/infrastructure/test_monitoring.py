@@ -48,10 +48,13 @@ def template_stage(alarm: dict[str, Any]) -> str:
 
 
 def dead_letter_queue_ids(template: Template, settings: StageSettings) -> dict[str, str]:
-    """{alarm id: queue logical id} for the publisher's on-failure queue and every subscriber's DLQ."""
-    (mapping,) = template.find_resources("AWS::Lambda::EventSourceMapping").values()
-    on_failure = mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
-    queues = {"PublisherOnFailureQueueDepth": on_failure}
+    """{alarm id: queue logical id} for the stream consumers' on-failure queues and every subscriber's
+    DLQ."""
+    queues = {}
+    for mapping in template.find_resources("AWS::Lambda::EventSourceMapping").values():
+        on_failure = mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+        consumer = "Publisher" if on_failure.startswith("Publisher") else "SuppressionTracker"
+        queues[f"{consumer}OnFailureQueueDepth"] = on_failure
     for subscriber in settings.subscribers:
         name = "".join(part.capitalize() for part in subscriber.name.split("-"))
         dead_letter = target_of(template, subscriber.name)["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]

@@ -28,6 +28,12 @@ EXPECTED_ACKNOWLEDGMENTS = {
     "Publisher/Role": {"AwsSolutions-IAM5[Resource::*]"},
     "Publisher/Function": {"AwsSolutions-L1"},
     "Publisher/OnFailureQueue": {"AwsSolutions-SQS3"},
+    "WebhookApi/Api/Default/recipients/{address}/suppression/PUT": {"AwsSolutions-COG4"},
+    "WebhookApi/Api/Default/recipients/{address}/suppression/DELETE": {"AwsSolutions-COG4"},
+    "WebhookApi/Api/Default/suppressions/GET": {"AwsSolutions-COG4"},
+    "SuppressionTracker/Role": {"AwsSolutions-IAM5[Resource::*]"},
+    "SuppressionTracker/Function": {"AwsSolutions-L1"},
+    "SuppressionTracker/OnFailureQueue": {"AwsSolutions-SQS3"},
     "WebhookAuth/Secret": {"AwsSolutions-SMG4"},
 }
 # The test prod stage's subscribers (conftest): a target's DLQ that no queue redrives into, and

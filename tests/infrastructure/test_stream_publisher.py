@@ -21,9 +21,14 @@ def publisher(template: Template) -> tuple[str, dict[str, Any]]:
 
 
 def mapping(template: Template) -> dict[str, Any]:
-    _, body = only(template, "AWS::Lambda::EventSourceMapping")
-    properties: dict[str, Any] = body["Properties"]
-    return properties
+    """The publisher's mapping (the suppression tracker has its own)."""
+    function_id, _ = publisher(template)
+    (properties,) = [
+        body["Properties"]
+        for body in template.find_resources("AWS::Lambda::EventSourceMapping").values()
+        if body["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
+    return dict(properties)
 
 
 def on_failure_queue_id(template: Template) -> str:
