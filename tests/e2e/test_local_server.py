@@ -137,8 +137,8 @@ def printed_commands(banner: str) -> list[str]:
 def test_the_printed_curl_commands_work_as_pasted(server: LocalServer) -> None:
     assert "authentication is OFF" in server.banner
     commands = printed_commands(server.banner)
-    assert len(commands) == 6, server.banner
-    post_json, post_form, post_bounce, lookup, recipient, cli = commands
+    assert len(commands) == 10, server.banner
+    post_json, post_form, post_bounce, lookup, recipient, cli, suppress, lift, listing, export = commands
 
     for command in (post_json, post_form, post_bounce):
         result = subprocess.run(
@@ -163,6 +163,32 @@ def test_the_printed_curl_commands_work_as_pasted(server: LocalServer) -> None:
         shlex.split(cli), cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
     )
     assert json.loads(result.stdout) == history
+
+    def run(command: str) -> str:
+        return subprocess.run(
+            shlex.split(command), cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+        ).stdout
+
+    def changes(detail_type: str) -> list[dict[str, Any]]:
+        return [
+            event["detail"]
+            for event in server.subscriber_events()
+            if event["detail-type"] == detail_type and event["detail"]["address"] == "someone@example.jp"
+        ]
+
+    answer = json.loads(run(suppress))
+    assert (answer["changed"], answer["state"]["reason"]) == (True, "manual:complaint_by_phone")
+    assert server.output.wait_for(lambda _: bool(changes("Recipient Suppressed")), 30), server.output.text()
+    listed = {entry["address"]: entry for entry in json.loads(run(listing))["suppressions"]}
+    assert listed["someone@example.jp"]["reason"] == "manual:complaint_by_phone"
+    assert "someone@example.jp,manual:complaint_by_phone" in run(export)
+
+    answer = json.loads(run(lift))
+    assert (answer["changed"], answer["decision"]["note"]) == (True, "the owner asked again")
+    assert server.output.wait_for(lambda _: bool(changes("Recipient Unsuppressed")), 30), server.output.text()
+    [unsuppressed] = changes("Recipient Unsuppressed")
+    assert unsuppressed["actor"] == answer["decision"]["actor"]
+    assert len(changes("Recipient Suppressed")) == 1
 
 
 def test_all_seed_payloads_over_http_and_a_bounce_shows_in_the_history(server: LocalServer) -> None:
@@ -203,7 +229,7 @@ def test_a_bounce_reaches_the_subscriber_once_and_a_success_publishes_nothing(se
         return [
             e
             for e in events
-            if e["detail"]["message_id"] == "8f902ee7-ae65-8711-48a8-2f708cb14205@example.com"
+            if e["detail"].get("message_id") == "8f902ee7-ae65-8711-48a8-2f708cb14205@example.com"
         ]
 
     assert server.output.wait_for(lambda _: len(bounce_events(server.subscriber_events())) >= 1, 30)
@@ -220,7 +246,7 @@ def test_a_bounce_reaches_the_subscriber_once_and_a_success_publishes_nothing(se
     assert detail["occurred_at"] == "2023-01-25T14:05:15+09:00"
     assert detail["server_composition"] == "pro"
     assert not [
-        e for e in server.subscriber_events() if e["detail"]["message_id"] == "delivered-only@example.com"
+        e for e in server.subscriber_events() if e["detail"].get("message_id") == "delivered-only@example.com"
     ]
 
 
@@ -255,7 +281,7 @@ def test_with_credentials_set_strangers_get_401_and_the_printed_commands_still_w
         )
         assert (status, body["error"]) == (401, "unauthorized")
 
-        post_json, post_form, post_bounce, _, _, _ = printed_commands(secured.banner)
+        post_json, post_form, post_bounce, *_ = printed_commands(secured.banner)
         for command in (post_json, post_form, post_bounce):
             result = subprocess.run(
                 ["bash", "-c", command],
