@@ -33,7 +33,11 @@ DEFAULT_STAGE = "dev"
 # EventBridge's default retry policy of a target (SubscriberBase holds its bounds).
 DEFAULT_RETRY_ATTEMPTS = 10
 DEFAULT_MAX_EVENT_AGE_HOURS = 24
-DETAIL_TYPES = tuple(kind.detail_type for kind in contract.PUBLISHABLE_KINDS.values())
+DETAIL_TYPES = (
+    *(kind.detail_type for kind in contract.PUBLISHABLE_KINDS.values()),
+    contract.SUPPRESSED_DETAIL_TYPE,
+    contract.UNSUPPRESSED_DETAIL_TYPE,
+)
 BOUNCED = contract.PUBLISHABLE_KINDS["bounced"].detail_type
 
 

@@ -171,6 +171,12 @@ class CmcWebhooksStack(Stack):
         )
         CfnOutput(
             self,
+            "SuppressionTrackerOnFailureQueueUrl",
+            value=tracker.on_failure_queue.queue_url,
+            description="Stream records the suppression tracker could not handle (their stream location)",
+        )
+        CfnOutput(
+            self,
             "PublisherFunctionName",
             value=publisher.function.function_name,
             description="The stream publisher; invoke it with stream records to re-publish them",

@@ -10,6 +10,7 @@ from aws_cdk.assertions import Template
 
 from cmc_webhooks import contract
 from cmc_webhooks.settings import TrackerSettings
+from infra.settings import SubscriberRule
 from tests.infrastructure.conftest import function_with_handler, only, statements_of_role
 
 HANDLER = "cmc_webhooks.handlers.suppression_tracker.lambda_handler"
@@ -91,3 +92,11 @@ def test_the_api_function_may_store_decisions_and_read_the_suppressed_index(temp
         "Effect": "Allow",
         "Resource": [table_arn, index_arn],
     } in statements
+
+
+def test_a_subscriber_can_take_only_the_suppression_changes() -> None:
+    rule = SubscriberRule(detail_types=("Recipient Suppressed", "Recipient Unsuppressed"))
+    assert rule.event_pattern("customers-mail-cloud") == {
+        "source": ["customers-mail-cloud"],
+        "detail-type": ["Recipient Suppressed", "Recipient Unsuppressed"],
+    }
