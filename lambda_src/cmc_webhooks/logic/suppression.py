@@ -75,14 +75,15 @@ def _is_delivery(event: StoredItem, status: str) -> bool:
 def _in_time_order(
     events_oldest_first: Iterable[StoredItem], decisions: Iterable[Decision]
 ) -> list[StoredItem | Decision]:
-    """Events (skipping those without a time) and decisions merged by time; an event first on a tie."""
-    timed: list[tuple[datetime, int, int, StoredItem | Decision]] = []
-    for position, event in enumerate(events_oldest_first):
-        if (occurred := event.get("occurred_at")) is not None:
-            timed.append((datetime.fromisoformat(occurred), 0, position, event))
-    for position, decision in enumerate(decisions):
-        timed.append((datetime.fromisoformat(decision.decided_at), 1, position, decision))
-    return [entry[3] for entry in sorted(timed, key=lambda entry: entry[:3])]
+    """Events (skipping those without a time) and decisions merged by time. The sort is stable: on a
+    tie, events keep the store's order and come before a decision."""
+    timed: list[tuple[datetime, StoredItem | Decision]] = [
+        (datetime.fromisoformat(occurred), event)
+        for event in events_oldest_first
+        if (occurred := event.get("occurred_at")) is not None
+    ]
+    timed += [(datetime.fromisoformat(decision.decided_at), decision) for decision in decisions]
+    return [entry for _, entry in sorted(timed, key=lambda pair: pair[0])]
 
 
 def suppression(
