@@ -22,6 +22,7 @@ from cmc_webhooks.settings import IngestSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import ProjectionTypeDef
 
 LOCAL_REGION = "ap-northeast-1"
 LOCAL_TABLE_NAME = "cmc-webhooks-local-events"
@@ -60,8 +61,18 @@ class LocalBackend:
         )
 
 
-def create_event_table(client: DynamoDBClient, table_name: str) -> None:
-    """The event table as infra/ declares it: keys, recipient index, stream, TTL."""
+def recipient_projection(recipient_index: str) -> ProjectionTypeDef:
+    """The recipient index's projection as infra/event_store.py declares it for the stage's setting."""
+    if recipient_index == contract.RECIPIENT_INDEX_ALL:
+        return {"ProjectionType": "ALL"}
+    return {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(contract.SUPPRESSION_INDEX_ATTRIBUTES)}
+
+
+def create_event_table(
+    client: DynamoDBClient, table_name: str, *, recipient_index: str = contract.RECIPIENT_INDEX_ALL
+) -> None:
+    """The event table as infra/ declares it: keys, recipient index (what it projects: `recipient_index`,
+    the function's CMC_RECIPIENT_INDEX), stream, TTL."""
     client.create_table(
         TableName=table_name,
         BillingMode="PAY_PER_REQUEST",
@@ -83,7 +94,7 @@ def create_event_table(client: DynamoDBClient, table_name: str) -> None:
                     {"AttributeName": contract.RECIPIENT_INDEX_PARTITION_KEY, "KeyType": "HASH"},
                     {"AttributeName": contract.RECIPIENT_INDEX_SORT_KEY, "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": recipient_projection(recipient_index),
             },
             {
                 "IndexName": contract.SUPPRESSED_INDEX,
@@ -105,7 +116,11 @@ def create_event_table(client: DynamoDBClient, table_name: str) -> None:
 
 @contextmanager
 def running_backend(
-    *, table_name: str = LOCAL_TABLE_NAME, port: int = 0, env: MutableMapping[str, str] | None = None
+    *,
+    table_name: str = LOCAL_TABLE_NAME,
+    port: int = 0,
+    env: MutableMapping[str, str] | None = None,
+    recipient_index: str = contract.RECIPIENT_INDEX_ALL,
 ) -> Iterator[LocalBackend]:
     """moto on 127.0.0.1 (a free port unless given), with the event table, exported into `env`."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
@@ -116,7 +131,7 @@ def running_backend(
         backend = LocalBackend(endpoint_url=f"http://{host}:{bound_port}", table_name=table_name)
         target = os.environ if env is None else env
         target.update(backend.environment())
-        create_event_table(backend.dynamodb(), table_name)
+        create_event_table(backend.dynamodb(), table_name, recipient_index=recipient_index)
         yield backend
     finally:
         server.stop()

@@ -65,9 +65,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "message":
             history: BaseModel = lookup_message(store, args.key)
         else:
-            policy = IngestTunables.model_validate(os.environ).suppression_policy
+            tunables = IngestTunables.model_validate(os.environ)
             history = lookup_recipient(
-                store, args.key, policy, DynamoDBSuppressionStore(args.table, client=client)
+                store,
+                args.key,
+                tunables.suppression_policy,
+                DynamoDBSuppressionStore(args.table, client=client),
+                recipient_index=tunables.recipient_index,
             )
     except (WebhookError, BotoCoreError, ClientError) as error:
         print(explain(error, table=args.table, where=where), file=sys.stderr)

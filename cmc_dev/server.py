@@ -31,6 +31,7 @@ from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_dev.local_function import local_dependencies
 from cmc_webhooks import contract
 from cmc_webhooks.logic.auth import CredentialSet
+from cmc_webhooks.settings import IngestTunables
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "fixtures" / "cmc"
@@ -324,7 +325,11 @@ def cannot_listen(port: int, error: OSError) -> str:
 
 
 def serve(host: str, port: int) -> None:
-    with running_backend() as backend, running_fanout(backend, env=os.environ) as (fanout, _):
+    index = IngestTunables.model_validate(os.environ).recipient_index  # the table as the function reads it
+    with (
+        running_backend(recipient_index=index) as backend,
+        running_fanout(backend, env=os.environ) as (fanout, _),
+    ):
         credentials = local_credentials(os.environ)
         dependencies = local_dependencies(os.environ, credentials)
         # Imported once the environment is set: Powertools reads it when the module loads.

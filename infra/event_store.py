@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -19,8 +21,10 @@ class EventStore(Construct):
         *,
         removal_policy: RemovalPolicy,
         encryption_key: kms.IKey | None = None,
+        recipient_index: str = contract.RECIPIENT_INDEX_ALL,
     ) -> None:
-        """`encryption_key` encrypts the table and its stream (None: DynamoDB's AWS managed key)."""
+        """`encryption_key` encrypts the table and its stream (None: DynamoDB's AWS managed key);
+        `recipient_index` (contract.RECIPIENT_INDEX_MODES) is what the recipient index projects."""
         super().__init__(scope, construct_id)
         self.encryption_key = encryption_key
         self.table = dynamodb.Table(
@@ -50,7 +54,7 @@ class EventStore(Construct):
             sort_key=dynamodb.Attribute(
                 name=contract.RECIPIENT_INDEX_SORT_KEY, type=dynamodb.AttributeType.STRING
             ),
-            projection_type=dynamodb.ProjectionType.ALL,
+            **_recipient_projection(recipient_index),
         )
 
     def grant_batch_write_and_query(self, grantee: iam.IGrantable) -> iam.Grant:
@@ -76,3 +80,13 @@ class EventStore(Construct):
                 )
             )
         return grant
+
+
+def _recipient_projection(recipient_index: str) -> dict[str, Any]:
+    """Every attribute, or (sparse, only the events suppression reads) the attributes it reads."""
+    if recipient_index == contract.RECIPIENT_INDEX_ALL:
+        return {"projection_type": dynamodb.ProjectionType.ALL}
+    return {
+        "projection_type": dynamodb.ProjectionType.INCLUDE,
+        "non_key_attributes": list(contract.SUPPRESSION_INDEX_ATTRIBUTES),
+    }

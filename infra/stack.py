@@ -36,7 +36,13 @@ class CmcWebhooksStack(Stack):
             if settings.customer_managed_key
             else None
         )
-        store = EventStore(self, "EventStore", removal_policy=settings.removal_policy, encryption_key=key)
+        store = EventStore(
+            self,
+            "EventStore",
+            removal_policy=settings.removal_policy,
+            encryption_key=key,
+            recipient_index=settings.recipient_index,
+        )
         auth = WebhookAuth(self, "WebhookAuth")
         ingest = IngestFunction(
             self,

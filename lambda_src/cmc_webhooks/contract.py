@@ -24,6 +24,26 @@ TTL_ATTRIBUTE: Final = "expires_at"
 RECIPIENT_INDEX: Final = "by_recipient"
 RECIPIENT_INDEX_PARTITION_KEY: Final = "recipient_key"
 RECIPIENT_INDEX_SORT_KEY: Final = SORT_KEY
+# What the recipient index holds (the stage's `recipient_index`): every event with all its attributes
+# (projection ALL), or only the events the suppression verdict reads (sparse: only they carry
+# `recipient_key`) with the attributes below (projection INCLUDE, besides the table's and index's keys).
+RECIPIENT_INDEX_ALL: Final = "all"
+RECIPIENT_INDEX_SUPPRESSION: Final = "suppression"
+RECIPIENT_INDEX_MODES: Final = (RECIPIENT_INDEX_ALL, RECIPIENT_INDEX_SUPPRESSION)
+SUPPRESSION_INDEX_ATTRIBUTES: Final = (
+    "event_type",
+    "status",
+    "occurred_at",
+    "received_at",
+    "recipient",
+    "server_composition",
+    "bounce_code",
+    "bounce_type",
+    "bounce_category",
+    "smtp_code",
+    "enhanced_status",
+    "diagnostic",
+)
 
 EVENT_SORT_KEY_PREFIX: Final = "EVENT#"
 QUARANTINE_SORT_KEY_PREFIX: Final = "QUARANTINE#"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, timedelta, timezone, tzinfo
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -93,8 +93,19 @@ class IngestTunables(BaseModel):
 
     # The time zone set in the CMC console: CMC's `created` has no offset. An IANA name or +HH:MM.
     time_zone: TimeZoneName = Field("Asia/Tokyo", alias="CMC_TIME_ZONE")
-    # Days until DynamoDB's TTL deletes a stored event.
+    # Days until DynamoDB's TTL deletes a stored event of the lasting class: bounces, failures and blocks
+    # (but soft ones), and event types we do not model (logic/storage.py).
     retention_days: int = Field(400, ge=1, le=36500, alias="CMC_RETENTION_DAYS")
+    # The clean class: queued, deferred and succeeded deliveries, soft bounces and failures. None: as
+    # retention_days.
+    clean_retention_days: int | None = Field(None, ge=1, le=36500, alias="CMC_CLEAN_RETENTION_DAYS")
+    # Quarantined records. None: as retention_days.
+    quarantine_retention_days: int | None = Field(None, ge=1, le=36500, alias="CMC_QUARANTINE_RETENTION_DAYS")
+    # What the recipient index holds: every event (`all`), or the events the suppression verdict reads
+    # with the attributes it reads (`suppression`; contract.SUPPRESSION_INDEX_ATTRIBUTES).
+    recipient_index: Literal["all", "suppression"] = Field(
+        contract.RECIPIENT_INDEX_ALL, alias="CMC_RECIPIENT_INDEX"
+    )
     # More records in one request get 413.
     max_records_per_request: int = Field(5000, ge=1, le=100_000, alias="CMC_MAX_RECORDS_PER_REQUEST")
     # Larger bodies get 413.
@@ -109,13 +120,28 @@ class IngestTunables(BaseModel):
 
     @model_validator(mode="after")
     def _window_within_retention(self) -> Self:
-        # Older events are gone (TTL), so a longer window would count fewer bounces than it says.
-        if self.soft_bounce_window_days > self.retention_days:
+        # A queued or succeeded event outliving the bounce after it would turn the recipient's status back.
+        if self.clean_retention_days is not None and self.clean_retention_days > self.retention_days:
             raise ValueError(
-                f"soft_bounce_window_days ({self.soft_bounce_window_days}) must not exceed "
+                f"clean_retention_days ({self.clean_retention_days}) must not exceed "
                 f"retention_days ({self.retention_days})"
             )
+        # Older soft bounces are gone (TTL), so a longer window would count fewer bounces than it says.
+        name = "retention_days" if self.clean_retention_days is None else "clean_retention_days"
+        if self.soft_bounce_window_days > self.clean_retention.days:
+            raise ValueError(
+                f"soft_bounce_window_days ({self.soft_bounce_window_days}) must not exceed "
+                f"{name} ({self.clean_retention.days})"
+            )
         return self
+
+    @property
+    def clean_retention(self) -> timedelta:
+        return timedelta(days=self.clean_retention_days or self.retention_days)
+
+    @property
+    def quarantine_retention(self) -> timedelta:
+        return timedelta(days=self.quarantine_retention_days or self.retention_days)
 
     def ingest_environment(self) -> dict[str, str]:
         return environment_of(self, IngestTunables)

@@ -47,6 +47,10 @@ class ApiDependencies:
             time_zone=settings.tz,
             retention=timedelta(days=settings.retention_days),
             max_records=settings.max_records_per_request,
+            clean_retention=settings.clean_retention,
+            quarantine_retention=settings.quarantine_retention,
+            recipient_index=settings.recipient_index,
+            index_successes=settings.success_clears_soft_bounces,
         )
         store = DynamoDBEventStore(settings.table_name)
         return cls(

@@ -61,6 +61,9 @@ TEST_STAGES: dict[str, dict[str, Any]] = {
     "prod": {
         "time_zone": "UTC",
         "retention_days": 400,
+        "clean_retention_days": 45,
+        "quarantine_retention_days": 90,
+        "recipient_index": "suppression",
         "max_records_per_request": 5000,
         "log_level": "INFO",
         "log_retention": "THREE_MONTHS",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from aws_cdk.assertions import Template
 
+from cmc_dev.backend import recipient_projection
 from cmc_webhooks import contract
+from infra.settings import StageSettings
 from tests.infrastructure.conftest import only
 
 
-def test_table_keys_index_and_ttl_match_the_contract(template: Template) -> None:
+def test_table_keys_index_and_ttl_match_the_contract(template: Template, settings: StageSettings) -> None:
     _, table = only(template, "AWS::DynamoDB::Table")
     properties = table["Properties"]
 
@@ -23,7 +25,8 @@ def test_table_keys_index_and_ttl_match_the_contract(template: Template) -> None
                 {"AttributeName": contract.RECIPIENT_INDEX_PARTITION_KEY, "KeyType": "HASH"},
                 {"AttributeName": contract.RECIPIENT_INDEX_SORT_KEY, "KeyType": "RANGE"},
             ],
-            "Projection": {"ProjectionType": "ALL"},
+            # What the local emulator creates for the same setting.
+            "Projection": dict(recipient_projection(settings.recipient_index)),
         },
         {
             "IndexName": contract.SUPPRESSED_INDEX,
@@ -68,3 +71,18 @@ def test_a_disposable_stage_can_be_torn_down(dev: Template) -> None:
     _, table = only(dev, "AWS::DynamoDB::Table")
     assert table["DeletionPolicy"] == "Delete"
     assert table["Properties"]["DeletionProtectionEnabled"] is False
+
+
+def test_the_sparse_recipient_index_projects_only_what_the_suppression_verdict_reads(prod: Template) -> None:
+    _, table = only(prod, "AWS::DynamoDB::Table")
+    [index] = table["Properties"]["GlobalSecondaryIndexes"]
+    assert index["Projection"] == {
+        "ProjectionType": "INCLUDE",
+        "NonKeyAttributes": list(contract.SUPPRESSION_INDEX_ATTRIBUTES),
+    }
+
+
+def test_the_full_recipient_index_projects_every_attribute(dev: Template) -> None:
+    _, table = only(dev, "AWS::DynamoDB::Table")
+    [index] = table["Properties"]["GlobalSecondaryIndexes"]
+    assert index["Projection"] == {"ProjectionType": "ALL"}

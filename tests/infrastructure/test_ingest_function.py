@@ -161,3 +161,11 @@ def test_only_api_gateway_may_invoke_it_and_only_on_the_three_routes(template: T
                 "SourceArn": {"Fn::Join": ["", Match.array_with([Match.string_like_regexp(route)])]},
             },
         )
+
+
+def test_the_per_class_retention_and_the_recipient_index_reach_the_function(prod: Template) -> None:
+    _, function = ingest(prod)
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert (variables["CMC_RETENTION_DAYS"], variables["CMC_CLEAN_RETENTION_DAYS"]) == ("400", "45")
+    assert variables["CMC_QUARANTINE_RETENTION_DAYS"] == "90"
+    assert variables["CMC_RECIPIENT_INDEX"] == "suppression"

@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cmc_webhooks import contract
 from cmc_webhooks.errors import StorageUnavailable
+from cmc_webhooks.logic.identity import normalize_address
 from cmc_webhooks.models.store import StoredItem
 
 if TYPE_CHECKING:
@@ -68,6 +69,8 @@ def deserialize(raw: dict[str, AttributeValue]) -> StoredItem:
     sort_key = item["sk"]
     item["kind"] = "event" if sort_key.startswith(contract.EVENT_SORT_KEY_PREFIX) else "quarantine"
     item["event_id"] = sort_key.rpartition("#")[2]
+    if "recipient" in item and "recipient_key" not in item:  # kept out of a sparse recipient index
+        item["recipient_key"] = normalize_address(item["recipient"])
     return item
 
 

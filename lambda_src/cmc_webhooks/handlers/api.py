@@ -143,8 +143,13 @@ def get_message(message_id: str) -> dict[str, Any]:
 )
 def get_recipient(address: str) -> dict[str, Any]:
     deps = dependencies()
+    settings = deps.settings
     history = lookup_recipient(
-        deps.store, unquote(address), deps.settings.suppression_policy, deps.suppressions
+        deps.store,
+        unquote(address),
+        settings.suppression_policy,
+        deps.suppressions,
+        recipient_index=settings.recipient_index,
     )
     metrics.add_metric(name=Metric.RECIPIENT_LOOKUPS, unit=MetricUnit.Count, value=1)
     return history.model_dump()

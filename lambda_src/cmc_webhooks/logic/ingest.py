@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from functools import cache, lru_cache
 from typing import Any
 
@@ -27,6 +27,7 @@ from cmc_webhooks.logic.identity import (
     normalize_address,
     normalize_message_id,
 )
+from cmc_webhooks.logic.storage import StoragePolicy
 from cmc_webhooks.logic.text import REPAIRED, has_lone_surrogate, without_lone_surrogates
 from cmc_webhooks.models.cmc import KNOWN_FIELDS, RECORD_TYPES, WebhookEnvelope
 from cmc_webhooks.models.store import StoredItem, extra_problem, key_problem, size_problem
@@ -44,10 +45,11 @@ _TEXT_FIELDS = {
 }
 
 
-@dataclass(frozen=True)
-class IngestOptions:
+@dataclass(frozen=True, kw_only=True)
+class IngestOptions(StoragePolicy):
+    """How records become items; the storage levers (retention per class, the recipient index) inherited."""
+
     time_zone: tzinfo
-    retention: timedelta
     max_records: int
 
 
@@ -193,6 +195,9 @@ class _ItemBuilder:
         self.tz = options.time_zone
         received_utc = received_at.astimezone(UTC)
         self.received_at = received_utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        self.received_utc = received_utc
+        self.options = options
+        # The lasting class's; _add sets each item's own (logic/storage.py).
         self.expires_at = int((received_utc + options.retention).timestamp())
         self.quarantine_partition = contract.QUARANTINE_PARTITION_PREFIX + received_utc.date().isoformat()
         self.repaired = False  # whether the record at hand had text that had to be repaired
@@ -221,6 +226,9 @@ class _ItemBuilder:
     def _add(self, batch: Batch, item: StoredItem) -> bool:
         if self.repaired:
             item["repaired"] = REPAIRED
+        item["expires_at"] = int((self.received_utc + self.options.retention_of(item)).timestamp())
+        if "recipient_key" in item and not self.options.in_recipient_index(item):
+            del item["recipient_key"]  # the index is sparse: it holds the items that carry its key
         return batch.add(item)
 
     def add_event(self, batch: Batch, event_type: str, record: dict[str, Any]) -> None:

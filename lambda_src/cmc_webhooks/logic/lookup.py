@@ -38,8 +38,15 @@ def lookup_message(store: EventReader, message_id: str) -> MessageHistory:
 
 
 def lookup_recipient(
-    store: EventReader, address: str, policy: SuppressionPolicy, decisions: DecisionReader | None = None
+    store: EventReader,
+    address: str,
+    policy: SuppressionPolicy,
+    decisions: DecisionReader | None = None,
+    *,
+    recipient_index: str = contract.RECIPIENT_INDEX_ALL,
 ) -> RecipientHistory:
+    """`decisions`: the manual suppress and lift decisions, applied with the events (None: none).
+    `recipient_index`: what the index holds (contract.RECIPIENT_INDEX_MODES), so what the events show."""
     key = normalize_address(address)
     events = (
         store.recipient_events(key, limit=contract.RECIPIENT_EVENTS_LIMIT) if fits_partition_key(key) else []
@@ -49,7 +56,26 @@ def lookup_recipient(
         if decisions is not None and fits_partition_key(contract.SUPPRESSION_PARTITION_PREFIX + key)
         else []
     )
-    return recipient_history(key, events, policy, made)
+    history = recipient_history(key, events, policy, made)
+    if recipient_index == contract.RECIPIENT_INDEX_ALL:
+        return history
+    # The sparse index projects what the verdict reads: the rest is null here (read it with the message).
+    unprojected = dict.fromkeys(UNPROJECTED_FIELDS)
+    history.events = [event.model_copy(update=unprojected) for event in history.events]
+    return history
+
+
+# The event fields GET /recipients leaves null when the index projects contract.SUPPRESSION_INDEX_ATTRIBUTES.
+UNPROJECTED_FIELDS = (
+    "sender",
+    "return_path",
+    "subject",
+    "reason",
+    "api_data",
+    "data_version",
+    "extra_fields",
+    "raw",
+)
 
 
 def message_history(message_id: str, events: Sequence[StoredItem]) -> MessageHistory:
@@ -114,6 +140,7 @@ def decision_view(decision: Decision) -> DecisionView:
 def event_view(item: StoredItem) -> EventView:
     return EventView(
         event_id=item["event_id"],
+        message_id=item["message_id"],
         event_type=item["event_type"],
         status=item.get("status"),
         occurred_at=item.get("occurred_at"),

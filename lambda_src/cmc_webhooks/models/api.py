@@ -11,6 +11,7 @@ from cmc_webhooks.models.suppression import DecisionView, SuppressionState
 
 class EventView(BaseModel):
     event_id: str
+    message_id: str  # without <>: GET /messages/{message_id} shows the whole message
     event_type: str
     status: str | None
     occurred_at: str | None  # ISO-8601 with offset; None when CMC sent no readable time
