@@ -105,7 +105,7 @@ def create_event_table(
                 "Projection": {"ProjectionType": "ALL"},
             },
         ],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )
     client.get_waiter("table_exists").wait(TableName=table_name)
     client.update_time_to_live(

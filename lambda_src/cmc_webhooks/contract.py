@@ -179,9 +179,10 @@ SUPPRESSION_DETAIL_SCHEMA_VERSION: Final = "1.0"
 
 
 def suppression_filter_patterns() -> list[dict[str, Any]]:
-    """The suppression tracker's stream filters: what can change an address's state (new hard and soft
-    bounces, failures and blocks; new successful deliveries, which clear soft bounces; new decisions),
-    and the state items whose write changed the state (to announce)."""
+    """The suppression tracker's stream filters (at most 5 per mapping): what can change an address's
+    state (new hard and soft bounces, failures and blocks; new successful deliveries, which clear soft
+    bounces; new decisions; such events deleted by TTL), and the state items whose write changed the
+    state (to announce)."""
     new_event = {"eventName": ["INSERT"]}
     event_key = {SORT_KEY: {"S": [{"prefix": EVENT_SORT_KEY_PREFIX}]}}
     return [
@@ -193,6 +194,11 @@ def suppression_filter_patterns() -> list[dict[str, Any]]:
             },
         },
         {**new_event, "dynamodb": {"NewImage": {SORT_KEY: {"S": [{"prefix": DECISION_SORT_KEY_PREFIX}]}}}},
+        {  # an event TTL deleted: the address may no longer be suppressed
+            "eventName": ["REMOVE"],
+            "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]},
+            "dynamodb": {"OldImage": {**event_key, "bounce_type": {"S": ["hard", "soft"]}}},
+        },
         {
             "eventName": ["INSERT", "MODIFY"],
             "dynamodb": {

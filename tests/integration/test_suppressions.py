@@ -263,3 +263,33 @@ def test_the_list_refuses_a_bad_limit_or_cursor(service: Service) -> None:
         reply = service.api.call("GET", f"/suppressions?{query}")
         assert reply.status == 400, query
         assert reply.body["error"] == "invalid_request"
+
+
+def test_a_bounce_deleted_by_ttl_unsuppresses_its_address_once(service: Service) -> None:
+    service.post(hard("h1", 1))
+    service.drain()
+    assert len(service.events()) == 1
+    [item] = [
+        item
+        for item in service.api.items()
+        if item[contract.SORT_KEY]["S"].startswith(contract.EVENT_SORT_KEY_PREFIX)
+    ]
+    keys = {name: item[name] for name in (contract.PARTITION_KEY, contract.SORT_KEY)}
+    service.api.backend.dynamodb().delete_item(TableName=service.api.table_name, Key=keys)
+    # What the stream holds for a TTL deletion (moto does not run TTL): the old image, DynamoDB as actor
+    removal = {
+        "eventName": "REMOVE",
+        "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"},
+        "dynamodb": {"Keys": keys, "OldImage": item, "SequenceNumber": "ttl-1"},
+    }
+    service.tracker.deliver([removal])
+    service.drain()
+    [(kind, detail)] = details(service.events())
+    assert (kind, detail["suppressed"], detail["change_id"]) == (
+        "Recipient Unsuppressed",
+        False,
+        f"{ADDRESS}#2",
+    )
+    # a deletion by anyone else (not TTL) is not the tracker's business
+    service.tracker.deliver([{**removal, "userIdentity": {"type": "IAMUser"}}])
+    assert service.events() == []

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from cmc_webhooks.logic.suppression import Decision
-from cmc_webhooks.logic.suppressions import StateRecord, StreamEntry, Tracked, track
+from cmc_webhooks.logic.suppressions import Expired, StateRecord, StreamEntry, Tracked, track
 from cmc_webhooks.models.store import StoredItem
 from tests.unit.test_suppression import POLICY, event
 
@@ -208,3 +208,23 @@ def test_announcements_the_bus_refused_are_retried() -> None:
     run(Events(hard), store, Bus(), [("1", hard)])
     result = run(Events(hard), store, Bus(refuse=1), stream_of_writes(store, 0))
     assert (result.announced, result.failed) == (0, ["w0"])
+
+
+def test_a_soft_bounce_deleted_by_ttl_lifts_the_suppression_it_made() -> None:
+    soft = [event(day, "soft", message=f"m{day}") for day in (1, 2, 3)]
+    events, store, bus = Events(*soft), Store(), Bus()
+    run(events, store, bus, [("s", soft[2])])
+    # the index may still show the deleted event: the tracker leaves it out all the same
+    result = run(events, store, bus, [("x", Expired(soft[0]))])
+    assert result.changed == 1
+    assert (store.saved[ADDRESS].state.suppressed, store.saved[ADDRESS].state_change) == (
+        False,
+        "unsuppressed",
+    )
+
+
+def test_an_expired_event_of_an_address_never_suppressed_writes_nothing() -> None:
+    soft = event(1, "soft")
+    store = Store()
+    assert run(Events(soft), store, Bus(), [("x", Expired(soft))]).changed == 0
+    assert store.writes == []

@@ -17,7 +17,7 @@ from cmc_webhooks import contract
 from cmc_webhooks.dal.dynamodb import CLIENT_CONFIG, AttributeValue, deserialize
 from cmc_webhooks.errors import StorageUnavailable
 from cmc_webhooks.logic.suppression import Decision, Suppression
-from cmc_webhooks.logic.suppressions import StateRecord, StreamEntry
+from cmc_webhooks.logic.suppressions import Expired, StateRecord, StreamEntry
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -99,8 +99,12 @@ def state_of(raw: dict[str, AttributeValue]) -> StateRecord:
     )
 
 
-def stream_entry(image: dict[str, AttributeValue]) -> StreamEntry:
-    """A stream record's new image as the tracker reads it: an event, a decision or a state item."""
+def stream_entry(change: dict[str, Any]) -> StreamEntry:
+    """A stream record's `dynamodb` part as the tracker reads it: an event, a decision, a state item, or
+    (no new image: a deletion) the event deleted."""
+    if "NewImage" not in change:
+        return Expired(deserialize(change["OldImage"]))
+    image: dict[str, AttributeValue] = change["NewImage"]
     sort_key = image[contract.SORT_KEY]["S"]
     if sort_key == contract.SUPPRESSION_STATE_SORT_KEY:
         return state_of(image)

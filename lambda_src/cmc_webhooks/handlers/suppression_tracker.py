@@ -1,7 +1,8 @@
 """The suppression tracker: a second consumer of the event table's stream (docs/suppressions.md).
 
 Its mapping's filter (contract.suppression_filter_patterns) hands it new bounces, failures, blocks and
-successful deliveries, new manual decisions, and the state items whose write changed an address's state.
+successful deliveries, such events deleted by TTL, new manual decisions, and the state items whose write
+changed an address's state.
 It recomputes the addresses the first two may change, writes their state items, and puts a "Recipient
 Suppressed" or "Recipient Unsuppressed" event on the bus for each state change. Records it could not
 handle are answered as batch item failures: the mapping retries them, then sends their stream location
@@ -65,9 +66,7 @@ def make_handler(get_dependencies: Callable[[], TrackerDependencies]) -> LambdaH
         deps = get_dependencies()
         records = event.get("Records", [])
         entries = [
-            (record["dynamodb"]["SequenceNumber"], stream_entry(record["dynamodb"]["NewImage"]))
-            for record in records
-            if "NewImage" in record.get("dynamodb", {})
+            (record["dynamodb"]["SequenceNumber"], stream_entry(record["dynamodb"])) for record in records
         ]
         result = track(
             entries,

@@ -16,8 +16,8 @@ import binascii
 import json
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from cmc_webhooks import contract
@@ -105,10 +105,16 @@ def compute_state(
     policy: SuppressionPolicy,
     *,
     also: Iterable[StoredItem] = (),
+    gone: Iterable[StoredItem] = (),
 ) -> Suppression:
     """The view of one address: its newest events (with `also`, events just stored that an index may
-    not show yet) and its decisions, in time order."""
-    stored = events.recipient_events(address, limit=contract.RECIPIENT_EVENTS_LIMIT)
+    not show yet, and without `gone`, events just deleted it may still show) and its decisions."""
+    deleted = {(item["message_id"], item["sk"]) for item in gone}
+    stored = [
+        item
+        for item in events.recipient_events(address, limit=contract.RECIPIENT_EVENTS_LIMIT)
+        if (item["message_id"], item["sk"]) not in deleted
+    ]
     return suppression(_in_key_order([*stored, *also]), policy, decisions)
 
 
@@ -227,7 +233,15 @@ def suppressed_address(record: StateRecord) -> SuppressedAddress:
 
 # --- the tracker ---------------------------------------------------------------------------------
 
-StreamEntry = StoredItem | tuple[str, Decision] | StateRecord
+
+@dataclass(frozen=True)
+class Expired:
+    """An event DynamoDB's TTL deleted (the stream's old image): its address is recomputed without it."""
+
+    item: StoredItem
+
+
+StreamEntry = StoredItem | tuple[str, Decision] | StateRecord | Expired
 
 
 @dataclass(frozen=True)
@@ -246,6 +260,32 @@ def _clears(item: StoredItem) -> bool:
     return item.get("event_type") == "deliveries" and item.get("status") == "succeeded"
 
 
+@dataclass
+class _Batch:
+    """A stream batch sorted by what the tracker does with each record."""
+
+    must: dict[str, list[str]] = field(default_factory=dict)  # address -> ids of records that may change it
+    maybe: dict[str, list[str]] = field(default_factory=dict)  # deliveries: only lift a soft suppression
+    fresh: dict[str, list[StoredItem]] = field(default_factory=dict)  # events the index may not show yet
+    gone: dict[str, list[StoredItem]] = field(default_factory=dict)  # events TTL deleted
+    announcements: list[tuple[str, StateRecord]] = field(default_factory=list)
+
+    def add(self, entry_id: str, entry: StreamEntry) -> None:
+        if isinstance(entry, Expired):
+            if "recipient_key" in entry.item:
+                self.must.setdefault(entry.item["recipient_key"], []).append(entry_id)
+                self.gone.setdefault(entry.item["recipient_key"], []).append(entry.item)
+        elif isinstance(entry, StateRecord):
+            if entry.state_change:
+                self.announcements.append((entry_id, entry))
+        elif isinstance(entry, tuple):
+            self.must.setdefault(entry[0], []).append(entry_id)
+        elif "recipient_key" in entry and (_may_change(entry) or _clears(entry)):
+            key = entry["recipient_key"]
+            (self.must if _may_change(entry) else self.maybe).setdefault(key, []).append(entry_id)
+            self.fresh.setdefault(key, []).append(entry)
+
+
 def track(
     entries: Sequence[tuple[str, StreamEntry]],
     *,
@@ -258,20 +298,10 @@ def track(
 ) -> Tracked:
     """One stream batch, each entry with an id of the caller's (its sequence number): recompute the
     addresses it may change, write the changed states, announce the state changes it holds."""
-    must: dict[str, list[str]] = {}  # address -> ids of the records that may change it
-    maybe: dict[str, list[str]] = {}  # address -> ids of deliveries, which only lift a soft suppression
-    fresh: dict[str, list[StoredItem]] = {}
-    announcements: list[tuple[str, StateRecord]] = []
+    batch = _Batch()
     for entry_id, entry in entries:
-        if isinstance(entry, StateRecord):
-            if entry.state_change:
-                announcements.append((entry_id, entry))
-        elif isinstance(entry, tuple):
-            must.setdefault(entry[0], []).append(entry_id)
-        elif "recipient_key" in entry and (_may_change(entry) or _clears(entry)):
-            key = entry["recipient_key"]
-            (must if _may_change(entry) else maybe).setdefault(key, []).append(entry_id)
-            fresh.setdefault(key, []).append(entry)
+        batch.add(entry_id, entry)
+    must, maybe, gone = batch.must, batch.maybe, batch.gone
     current = store.states([*must, *maybe]) if must or maybe else {}
     failed: list[str] = []
     changed = 0
@@ -279,7 +309,11 @@ def track(
         before = current.get(key)
         if key not in must and not (before and before.state.suppressed):
             continue  # a delivery to an address not suppressed changes nothing: no read
-        after = compute_state(events, store.decisions(key), key, policy, also=fresh.get(key, ()))
+        after = compute_state(
+            events, store.decisions(key), key, policy, also=batch.fresh.get(key, ()), gone=gone.get(key, ())
+        )
+        if key in gone and not after.suppressed and after.lifted_at is None:
+            after = replace(after, lifted_at=expired_at(gone[key]))
         record = next_record(key, before, after)
         if record is None:
             continue
@@ -287,12 +321,18 @@ def track(
             changed += 1
         else:  # another batch wrote it meanwhile: retry these records against the new state
             failed += must.get(key, []) + maybe.get(key, [])
+    announcements = batch.announcements
     entries_out = [
         announcement_entry(record, bus_name=bus_name, source=source) for _, record in announcements
     ]
     refused = publisher.publish(entries_out) if entries_out else []
     failed += [announcements[index][0] for index in refused]
     return Tracked(changed=changed, announced=len(entries_out) - len(refused), failed=failed)
+
+
+def expired_at(items: Sequence[StoredItem]) -> str:
+    """When the latest of these TTL-deleted events expired, ISO-8601 UTC."""
+    return datetime.fromtimestamp(max(item["expires_at"] for item in items), UTC).isoformat()
 
 
 def next_record(key: str, before: StateRecord | None, after: Suppression) -> StateRecord | None:
@@ -320,7 +360,8 @@ def announcement_detail(record: StateRecord) -> RecipientSuppressionDetail:
     if state.suppressed:
         reason, since = state.reason or "", state.since or ""
     else:
-        reason, since = ("lifted" if state.decision_id else "delivered"), state.lifted_at or ""
+        reason = "lifted" if state.decision_id else "delivered" if state.cause_event_id else "expired"
+        since = state.lifted_at or ""
     return RecipientSuppressionDetail(
         change_id=f"{record.address}#{record.changes}",
         address=record.address,
