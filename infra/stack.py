@@ -119,6 +119,7 @@ class CmcWebhooksStack(Stack):
             alarm_email=settings.alarm_email,
             api_5xx_rate_percent=settings.api_5xx_rate_percent,
             auth_failures_per_5min=settings.auth_failures_per_5min,
+            tracker=tracker.function,
         )
 
         self.webhook_url = CfnOutput(

@@ -19,6 +19,7 @@ from tests.infrastructure.test_subscribers import target_of
 
 INGEST = "cmc_webhooks.handlers.api.lambda_handler"
 PUBLISHER = "cmc_webhooks.handlers.publisher.lambda_handler"
+TRACKER = "cmc_webhooks.handlers.suppression_tracker.lambda_handler"
 SERVICE_DIMENSIONS = [{"Name": "service", "Value": contract.SERVICE_NAME}]
 
 
@@ -83,6 +84,9 @@ def test_these_alarms_and_no_others(template: Template, settings: StageSettings)
         "PublisherErrors",
         "PublisherThrottles",
         "PublisherIteratorAge",
+        "SuppressionTrackerErrors",
+        "SuppressionTrackerThrottles",
+        "SuppressionTrackerIteratorAge",
         contract.Metric.AUTH_FAILURES,
         contract.Metric.STORAGE_FAILURES,
         *dead_letter_queue_ids(template, settings),
@@ -127,6 +131,9 @@ def test_the_5xx_rate_alarm_is_the_percentage_of_5xx_answers_of_the_stage(
         ("PublisherThrottles", PUBLISHER, "Throttles", "Sum", 1),
         # Milliseconds: the publisher is 5 minutes or more behind the table's stream.
         ("PublisherIteratorAge", PUBLISHER, "IteratorAge", "Maximum", 300_000),
+        ("SuppressionTrackerErrors", TRACKER, "Errors", "Sum", 1),
+        ("SuppressionTrackerThrottles", TRACKER, "Throttles", "Sum", 1),
+        ("SuppressionTrackerIteratorAge", TRACKER, "IteratorAge", "Maximum", 300_000),
     ],
 )
 def test_function_alarms(
