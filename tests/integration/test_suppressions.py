@@ -20,6 +20,7 @@ from cmc_webhooks.dal.dynamodb import DynamoDBEventStore
 from cmc_webhooks.dal.eventbridge import EventBridgePublisher
 from cmc_webhooks.dal.suppressions import DynamoDBSuppressionStore
 from cmc_webhooks.handlers import suppression_tracker
+from cmc_webhooks.logic.suppressions import encode_cursor
 from cmc_webhooks.settings import TrackerSettings
 from tests.conftest import load_fixture
 from tests.integration.conftest import Api, Reply
@@ -259,7 +260,9 @@ def test_bad_requests_get_a_400_naming_the_problem_and_store_nothing(
 
 
 def test_the_list_refuses_a_bad_limit_or_cursor(service: Service) -> None:
-    for query in ("limit=0", "limit=abc", "limit=1001", "cursor=%%%", "cursor=bm90LWpzb24"):
+    crafted = [encode_cursor(""), encode_cursor("x" * 3000), "eyJhZnRlciI6IDF9"]  # {"after": 1}
+    queries = ["limit=0", "limit=abc", "limit=1001", "cursor=%%%", "cursor=bm90LWpzb24"]
+    for query in [*queries, *(f"cursor={cursor}" for cursor in crafted)]:
         reply = service.api.call("GET", f"/suppressions?{query}")
         assert reply.status == 400, query
         assert reply.body["error"] == "invalid_request"

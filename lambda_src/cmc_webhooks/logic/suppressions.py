@@ -32,7 +32,7 @@ from cmc_webhooks.logic.suppression import (
     SuppressionPolicy,
     suppression,
 )
-from cmc_webhooks.models.store import StoredItem
+from cmc_webhooks.models.store import StoredItem, fits_partition_key
 from cmc_webhooks.models.suppression import (
     DecisionAnswer,
     LiftRequest,
@@ -191,14 +191,20 @@ def encode_cursor(after: str) -> str:
     return base64.urlsafe_b64encode(json.dumps({"after": after}).encode()).decode().rstrip("=")
 
 
+BAD_CURSOR = "cursor: not one this API gave (pass next_cursor as it was answered)"
+
+
 def decode_cursor(cursor: str) -> str:
+    """The address a cursor names (as stored: any recipient key, not only a valid address); a 400 for
+    anything DynamoDB would not take as a key."""
     try:
-        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        after = value["after"]
+        after = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["after"]
     except (binascii.Error, ValueError, TypeError, KeyError) as exc:
-        raise InvalidRequest("cursor: not one this API gave (pass next_cursor as it was answered)") from exc
-    if not isinstance(after, str):
-        raise InvalidRequest("cursor: not one this API gave (pass next_cursor as it was answered)")
+        raise InvalidRequest(BAD_CURSOR) from exc
+    if not (
+        isinstance(after, str) and after and fits_partition_key(contract.SUPPRESSION_PARTITION_PREFIX + after)
+    ):
+        raise InvalidRequest(BAD_CURSOR)
     return after
 
 
