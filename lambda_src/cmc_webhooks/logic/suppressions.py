@@ -98,24 +98,24 @@ def _in_key_order(items: Iterable[StoredItem]) -> list[StoredItem]:
     return [unique[key] for key in sorted(unique, key=lambda key: (key[1], key[0]))]
 
 
+def newest_events(events: EventReader, address: str) -> list[StoredItem]:
+    """What the view reads of an address's events (one Query of the recipient index)."""
+    return events.recipient_events(address, limit=contract.RECIPIENT_EVENTS_LIMIT)
+
+
 def compute_state(
-    events: EventReader,
+    stored: Iterable[StoredItem],
     decisions: Sequence[Decision],
-    address: str,
     policy: SuppressionPolicy,
     *,
     also: Iterable[StoredItem] = (),
     gone: Iterable[StoredItem] = (),
 ) -> Suppression:
-    """The view of one address: its newest events (with `also`, events just stored that an index may
+    """The view of one address: its stored events (with `also`, events just stored that an index may
     not show yet, and without `gone`, events just deleted it may still show) and its decisions."""
     deleted = {(item["message_id"], item["sk"]) for item in gone}
-    stored = [
-        item
-        for item in events.recipient_events(address, limit=contract.RECIPIENT_EVENTS_LIMIT)
-        if (item["message_id"], item["sk"]) not in deleted
-    ]
-    return suppression(_in_key_order([*stored, *also]), policy, decisions)
+    kept = [item for item in stored if (item["message_id"], item["sk"]) not in deleted]
+    return suppression(_in_key_order([*kept, *also]), policy, decisions)
 
 
 @dataclass(frozen=True)
@@ -128,10 +128,10 @@ class DecisionService:
         self, address: str, request: SuppressRequest, *, actor: str, now: datetime
     ) -> DecisionAnswer:
         key = valid_address(address)
-        decisions = self.store.decisions(key)
-        before = compute_state(self.events, decisions, key, self.policy)
+        stored, decisions = newest_events(self.events, key), self.store.decisions(key)
+        before = compute_state(stored, decisions, self.policy)
         decision = self._decide(key, "suppress", actor, now, reason=request.reason, note=request.note)
-        after = compute_state(self.events, [*decisions, decision], key, self.policy)
+        after = compute_state(stored, [*decisions, decision], self.policy)
         message = "suppressed" if not before.suppressed else f"was already suppressed ({before.reason})"
         return DecisionAnswer(
             changed=not before.suppressed,
@@ -142,8 +142,8 @@ class DecisionService:
 
     def lift(self, address: str, request: LiftRequest, *, actor: str, now: datetime) -> DecisionAnswer:
         key = valid_address(address)
-        decisions = self.store.decisions(key)
-        before = compute_state(self.events, decisions, key, self.policy)
+        stored, decisions = newest_events(self.events, key), self.store.decisions(key)
+        before = compute_state(stored, decisions, self.policy)
         if not before.suppressed:  # idempotent: nothing to lift, nothing stored
             return DecisionAnswer(
                 changed=False,
@@ -152,7 +152,7 @@ class DecisionService:
                 state=state_view(key, before),
             )
         decision = self._decide(key, "lift", actor, now, note=request.note)
-        after = compute_state(self.events, [*decisions, decision], key, self.policy)
+        after = compute_state(stored, [*decisions, decision], self.policy)
         message = "lifted"
         if before.cmc_block_list:
             message += (
@@ -316,7 +316,11 @@ def track(
         if key not in must and not (before and before.state.suppressed):
             continue  # a delivery to an address not suppressed changes nothing: no read
         after = compute_state(
-            events, store.decisions(key), key, policy, also=batch.fresh.get(key, ()), gone=gone.get(key, ())
+            newest_events(events, key),
+            store.decisions(key),
+            policy,
+            also=batch.fresh.get(key, ()),
+            gone=gone.get(key, ()),
         )
         if key in gone and not after.suppressed and after.lifted_at is None:
             after = replace(after, lifted_at=expired_at(gone[key]))
