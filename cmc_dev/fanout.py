@@ -4,6 +4,8 @@
   would pass (the same patterns the stack deploys), and hands them to the same publisher
   handler in the event shape Lambda uses. Records the handler reports as failed are retried,
   then sent to the on-failure queue, as the mapping's retry limit and destination do.
+- A second `StreamPoller` hands the suppression tracker what its own mapping's filter passes
+  (contract.suppression_filter_patterns), with its own on-failure queue, as deployed.
 - moto's EventBridge holds the same bus and a subscriber rule whose target is an SQS queue.
 - `Subscriber` prints each event reaching that queue as `subscriber-event <envelope JSON>`.
 """
@@ -55,6 +57,7 @@ class LocalFanout:
     bus_name: str
     subscriber_queue_url: str
     on_failure_queue_url: str
+    tracker_on_failure_queue_url: str  # the suppression tracker's own, as deployed
 
 
 def create_fanout(backend: LocalBackend, *, source: str, name: str = LOCAL_NAME) -> LocalFanout:
@@ -64,6 +67,7 @@ def create_fanout(backend: LocalBackend, *, source: str, name: str = LOCAL_NAME)
     events.create_event_bus(Name=bus_name)
     subscriber = sqs.create_queue(QueueName=f"{name}-subscriber")["QueueUrl"]
     on_failure = sqs.create_queue(QueueName=f"{name}-publisher-failures")["QueueUrl"]
+    tracker_on_failure = sqs.create_queue(QueueName=f"{name}-tracker-failures")["QueueUrl"]
     attributes = sqs.get_queue_attributes(QueueUrl=subscriber, AttributeNames=["QueueArn"])["Attributes"]
     events.put_rule(
         Name=f"{name}-subscriber", EventBusName=bus_name, EventPattern=json.dumps({"source": [source]})
@@ -73,7 +77,7 @@ def create_fanout(backend: LocalBackend, *, source: str, name: str = LOCAL_NAME)
         EventBusName=bus_name,
         Targets=[{"Id": "queue", "Arn": attributes["QueueArn"]}],
     )
-    return LocalFanout(bus_name, subscriber, on_failure)
+    return LocalFanout(bus_name, subscriber, on_failure, tracker_on_failure)
 
 
 class StreamPoller(threading.Thread):
@@ -199,7 +203,7 @@ def running_fanout(
         backend,
         suppression_tracker.lambda_handler,
         patterns=contract.suppression_filter_patterns(),
-        on_failure_queue_url=fanout.on_failure_queue_url,
+        on_failure_queue_url=fanout.tracker_on_failure_queue_url,
     )
     subscriber = Subscriber(backend, fanout.subscriber_queue_url, subscriber_out) if subscriber_out else None
     poller.start()

@@ -103,7 +103,7 @@ def service(api_client: Api, backend: LocalBackend) -> Service:
         table,
         suppression_tracker.make_handler(lambda: dependencies),
         patterns=contract.suppression_filter_patterns(),
-        on_failure_queue_url=fanout.on_failure_queue_url,
+        on_failure_queue_url=fanout.tracker_on_failure_queue_url,
     )
     return Service(api_client, fanout, tracker, backend.client("sqs"))
 
