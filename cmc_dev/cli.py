@@ -3,6 +3,8 @@
     python -m cmc_dev.cli message '<id@example.com>' --table TABLE [--endpoint-url URL] [--region REGION]
     python -m cmc_dev.cli recipient user@example.jp --table TABLE [--endpoint-url URL] [--region REGION]
     python -m cmc_dev.cli suppressions --table TABLE [--format csv|jsonl] [--endpoint-url URL] [--region R]
+    python -m cmc_dev.cli reconcile --date YYYY-MM-DD [--until YYYY-MM-DD] --server-composition NAME \
+        --cmc-api-url URL --table TABLE [--endpoint-url URL]   (docs/reconcile.md)
 
 Without --endpoint-url it uses your AWS credentials and region, like the AWS CLI. A recipient's
 suppression follows the same CMC_* variables as the deployed function (all optional).
@@ -25,6 +27,7 @@ from botocore.exceptions import (
 )
 from pydantic import BaseModel, ValidationError
 
+from cmc_dev import reconcile_cli
 from cmc_dev.backend import LocalBackend
 from cmc_dev.environment import invalid_setting
 from cmc_dev.suppressions_cli import write_suppressions
@@ -47,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     recipient.add_argument("key", metavar="ADDRESS")
     suppressions = commands.add_parser("suppressions", help="every suppressed address, as CSV or JSON lines")
     suppressions.add_argument("--format", choices=("csv", "jsonl"), default="csv", dest="output_format")
-    for command in (message, recipient, suppressions):
+    reconcile = reconcile_cli.add_parser(commands)
+    for command in (message, recipient, suppressions, reconcile):
         command.add_argument("--table", required=True, help="the event table (stack output EventTableName)")
         command.add_argument("--endpoint-url", help="a local backend, e.g. the one `make local` prints")
         command.add_argument("--region", help="the table's AWS region (default: AWS_REGION or your config)")
@@ -57,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         client = dynamodb_client(args)  # without a region anywhere, this raises NoRegionError
         where = args.endpoint_url or f"region {client.meta.region_name}"
+        if args.command == "reconcile":
+            return reconcile_cli.run(args, client)
         store = DynamoDBEventStore(args.table, client=client)
         if args.command == "suppressions":
             suppressed = DynamoDBSuppressionStore(args.table, client=client)

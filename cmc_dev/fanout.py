@@ -8,6 +8,8 @@
   (contract.suppression_filter_patterns), with its own on-failure queue, as deployed.
 - moto's EventBridge holds the same bus and a subscriber rule whose target is an SQS queue.
 - `Subscriber` prints each event reaching that queue as `subscriber-event <envelope JSON>`.
+- A second `StreamPoller` feeds the day counter (newly stored deliveries -> per-day counters that the
+  reconciliation compares with CMC's statistics), with its own filter, as its own mapping does in AWS.
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ import threading
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
 from cmc_dev.backend import LocalBackend
 from cmc_dev.environment import variable
 from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_webhooks import contract
-from cmc_webhooks.settings import PublisherSettings, PublishTunables
+from cmc_webhooks.dal.reconcile_store import ReconcileTableStore
+from cmc_webhooks.settings import IngestTunables, PublisherSettings, PublishTunables
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -183,6 +187,22 @@ class Subscriber(threading.Thread):
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
+def day_counter_poller(
+    backend: LocalBackend, *, env: MutableMapping[str, str], on_failure_queue_url: str
+) -> StreamPoller:
+    """The stream -> day counter mapping, on the same table and its counters."""
+    from cmc_webhooks.handlers import day_counter  # noqa: PLC0415 - once the environment is set
+
+    retention = timedelta(days=IngestTunables.model_validate(env).retention_days)
+    store = ReconcileTableStore(backend.table_name, client=backend.dynamodb(), retention=retention)
+    return StreamPoller(
+        backend,
+        day_counter.make_handler(lambda: store),
+        patterns=list(contract.DAY_COUNT_FILTER_PATTERNS),
+        on_failure_queue_url=on_failure_queue_url,
+    )
+
+
 @contextmanager
 def running_fanout(
     backend: LocalBackend, *, env: MutableMapping[str, str], subscriber_out: TextIO | None = sys.stdout
@@ -206,6 +226,8 @@ def running_fanout(
         on_failure_queue_url=fanout.tracker_on_failure_queue_url,
     )
     subscriber = Subscriber(backend, fanout.subscriber_queue_url, subscriber_out) if subscriber_out else None
+    counter = day_counter_poller(backend, env=env, on_failure_queue_url=fanout.on_failure_queue_url)
+    counter.start()
     poller.start()
     tracker.start()
     if subscriber:
@@ -215,5 +237,6 @@ def running_fanout(
     finally:
         poller.stop()
         tracker.stop()
+        counter.stop()
         if subscriber:
             subscriber.stop()

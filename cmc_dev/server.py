@@ -31,7 +31,7 @@ from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_dev.local_function import local_dependencies
 from cmc_webhooks import contract
 from cmc_webhooks.logic.auth import CredentialSet
-from cmc_webhooks.settings import IngestTunables
+from cmc_webhooks.settings import DEFAULT_CMC_API_URL, IngestTunables
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "fixtures" / "cmc"
@@ -300,6 +300,11 @@ def try_it(base_url: str, backend: LocalBackend, credentials: CredentialSet) -> 
             "  # 7. the suppressed addresses: from the API, and exported from the CLI (CSV; --format jsonl)",
             f"  curl -sS '{base_url}{contract.SUPPRESSIONS_PATH}?limit=100'",
             f"  {suppressions_cli}",
+            "",
+            "  # read back what the webhooks missed on a day from CMC's API (docs/reconcile.md)",
+            f"  CMC_API_USER=... CMC_API_KEY=... {shlex.quote(sys.executable)} -m cmc_dev.cli reconcile "
+            f"--date YYYY-MM-DD --server-composition pro --cmc-api-url {DEFAULT_CMC_API_URL} "
+            f"--table {backend.table_name} --endpoint-url {backend.endpoint_url}",
             "",
         ]
     )

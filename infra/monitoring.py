@@ -156,6 +156,67 @@ class Monitoring(Construct):
         )
         self.dashboard = self._dashboard(api_stage, ingest, publisher, dead_letter_queues)
 
+    def add_reconcile_alarms(self, reconcile: lambda_.IFunction) -> None:
+        """The daily reconciliation (docs/reconcile.md): a run that failed, and a run that had to write."""
+        failed = self._alarm(
+            contract.Metric.RECONCILE_FAILURES,
+            service_metric(contract.Metric.RECONCILE_FAILURES),
+            description="A reconciliation run could not reconcile a date (CMC's API refused or failed, or "
+            "the table could not be read): see the reconcile function's log, then run it again",
+        )
+        errors = self._alarm(
+            "ReconcileErrors",
+            reconcile.metric_errors(statistic="Sum", period=PERIOD),
+            description="The reconcile function failed (its settings or the CMC API secret, an unhandled "
+            "error or a timeout); see its log group",
+        )
+        wrote = self._alarm(
+            contract.Metric.RECONCILE_WRITTEN,
+            service_metric(contract.Metric.RECONCILE_WRITTEN),
+            description="The reconciliation stored events that the webhooks had missed: they are stored and "
+            "published now, but find out why the webhooks lost them (endpoint down, credentials, throttling)",
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Reconciliation",
+                left=[
+                    service_metric(name)
+                    for name in (
+                        contract.Metric.RECONCILE_WRITTEN,
+                        contract.Metric.RECONCILE_FAILURES,
+                        contract.Metric.RECONCILE_API_REQUESTS,
+                    )
+                ],
+                width=12,
+                height=6,
+            ),
+            cloudwatch.AlarmStatusWidget(
+                title="Reconciliation alarms", alarms=[failed, errors, wrote], width=12, height=6
+            ),
+        )
+
+    def add_no_webhook_alarm(self, hours: int) -> None:
+        """No webhook record at all for `hours` hours: CMC stopped posting, or every post is refused."""
+        alarm = self._alarm(
+            "NoWebhooks",
+            cloudwatch.Metric(
+                namespace=contract.METRICS_NAMESPACE,
+                metric_name=contract.Metric.RECORDS_RECEIVED,
+                dimensions_map={"service": contract.SERVICE_NAME},
+                statistic="Sum",
+                period=Duration.hours(1),
+            ),
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            periods=hours,
+            missing=cloudwatch.TreatMissingData.BREACHING,
+            description=f"No webhook record arrived for {hours} hours: check the CMC console's webhook "
+            "settings and credentials, and the API's 4xx/5xx; the daily reconciliation recovers the events",
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(title="Webhooks arriving", alarms=[alarm], width=12, height=3)
+        )
+
     def _alarm_topic(self, alarm_email: str | None) -> sns.Topic:
         # CloudWatch cannot publish to a topic encrypted with the AWS managed key (alias/aws/sns), whose
         # policy cannot be changed to let it; this key's policy lets CloudWatch use it.
@@ -215,6 +276,8 @@ class Monitoring(Construct):
         comparison: cloudwatch.ComparisonOperator = (
             cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
         ),
+        periods: int = 1,
+        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
     ) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
             self,
@@ -222,9 +285,9 @@ class Monitoring(Construct):
             metric=metric,
             threshold=threshold,
             comparison_operator=comparison,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            evaluation_periods=periods,
+            datapoints_to_alarm=periods,
+            treat_missing_data=missing,
             alarm_description=f"{Stack.of(self).stack_name}: {description}",
         )
         action = cloudwatch_actions.SnsAction(self.topic)

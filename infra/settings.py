@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from cmc_webhooks import contract
-from cmc_webhooks.settings import IngestTunables, PublishTunables
+from cmc_webhooks.settings import IngestTunables, PublishTunables, ReconcileTunables
 
 STAGE_CONTEXT_KEY = "stage"
 STAGES_CONTEXT_KEY = "stages"
@@ -177,7 +177,7 @@ def _unique_names(subscribers: tuple[SubscriberBase, ...]) -> tuple[SubscriberBa
     return subscribers
 
 
-class StageSettings(IngestTunables, PublishTunables):
+class StageSettings(IngestTunables, PublishTunables, ReconcileTunables):
     """What differs between stages: the functions' tunables (inherited, with their defaults and bounds)
     and what only the stack uses."""
 

@@ -12,6 +12,7 @@ from infra.event_bus import EventBus
 from infra.event_store import EventStore
 from infra.ingest_function import IngestFunction
 from infra.monitoring import Monitoring, WatchedQueue
+from infra.reconciliation import Reconciliation
 from infra.settings import StageSettings
 from infra.stream_publisher import StreamPublisher
 from infra.subscribers import Subscribers
@@ -121,6 +122,26 @@ class CmcWebhooksStack(Stack):
             auth_failures_per_5min=settings.auth_failures_per_5min,
             tracker=tracker.function,
         )
+        if settings.reconcile_server_composition is not None:
+            reconciliation = Reconciliation(
+                self, "Reconciliation", settings=settings, table=store.table, encryption_key=key
+            )
+            monitoring.add_reconcile_alarms(reconciliation.function)
+            CfnOutput(
+                self,
+                "CmcApiSecretName",
+                value=reconciliation.secret_name,
+                description='Put the CMC API user and key here as {"api_user": ..., "api_key": ...} '
+                "(docs/reconcile.md)",
+            )
+            CfnOutput(
+                self,
+                "ReconcileFunctionName",
+                value=reconciliation.function.function_name,
+                description='Invoke with {"date": "YYYY-MM-DD", "until": "YYYY-MM-DD"} to reconcile a range',
+            )
+        if settings.no_webhook_alarm_hours is not None:
+            monitoring.add_no_webhook_alarm(settings.no_webhook_alarm_hours)
 
         self.webhook_url = CfnOutput(
             self,

@@ -51,8 +51,18 @@ QUARANTINE_SORT_KEY_PREFIX: Final = "QUARANTINE#"
 # "@", these keys never do, so the two cannot collide.
 QUARANTINE_PARTITION_PREFIX: Final = "quarantine#"
 
+# Per-day counters of stored delivery events (reconciliation, docs/reconcile.md): partition
+# "daycount#<server_composition>#<YYYY-MM-DD in the console's zone>", sort key "COUNT#<status>", the
+# number in DAY_COUNT_ATTRIBUTE. No "@" either, and not EVENT#: neither lookups nor the publisher see them.
+DAY_COUNT_PARTITION_PREFIX: Final = "daycount#"
+DAY_COUNT_SORT_KEY_PREFIX: Final = "COUNT#"
+DAY_COUNT_ATTRIBUTE: Final = "count"
+
 # DynamoDB refuses a partition key value longer than this.
 PARTITION_KEY_MAX_BYTES: Final = 2048
+
+# DynamoDB BatchGetItem takes at most 100 keys per call.
+BATCH_GET_LIMIT: Final = 100
 
 # DynamoDB BatchWriteItem takes at most 25 put requests per call.
 BATCH_WRITE_LIMIT: Final = 25
@@ -85,6 +95,9 @@ class Metric:
     EVENTS_PUBLISHED: Final = "EventsPublished"
     EVENTS_PUBLISH_FAILED: Final = "EventsPublishFailed"
     SUPPRESSION_CHANGES: Final = "SuppressionStatesWritten"
+    RECONCILE_FAILURES: Final = "ReconcileFailures"  # dates a run could not reconcile
+    RECONCILE_WRITTEN: Final = "ReconcileWritten"  # events the webhooks had missed, stored by a run
+    RECONCILE_API_REQUESTS: Final = "ReconcileApiRequests"
 
 
 # --- HTTP API --------------------------------------------------------------------------
@@ -105,6 +118,20 @@ PUT_EVENTS_LIMIT: Final = 10
 # location goes to the on-failure queue.
 STREAM_BATCH_SIZE: Final = 100
 STREAM_RETRY_ATTEMPTS: Final = 5
+
+
+# The stream -> day counter mapping: newly inserted delivery events only.
+DAY_COUNT_FILTER_PATTERNS: Final = (
+    {
+        "eventName": ["INSERT"],
+        "dynamodb": {
+            "NewImage": {
+                SORT_KEY: {"S": [{"prefix": EVENT_SORT_KEY_PREFIX}]},
+                "event_type": {"S": ["deliveries"]},
+            }
+        },
+    },
+)
 
 
 @dataclass(frozen=True)

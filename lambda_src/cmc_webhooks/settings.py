@@ -209,3 +209,60 @@ class TrackerSettings(IngestTunables):
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> TrackerSettings:
         return cls.model_validate(dict(env))
+
+
+# CMC's Transactional Email API, up to and including the version (docs/reconcile.md).
+DEFAULT_CMC_API_URL = "https://api.smtps.jp/transaction/v2"
+
+
+class ReconcileTunables(BaseModel):
+    """What a stage chooses for the daily reconciliation with CMC's API (docs/reconcile.md)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    # The CMC server configuration to reconcile (CMC's `server_composition`); None: no daily run.
+    reconcile_server_composition: str | None = Field(
+        None, min_length=1, max_length=128, alias="CMC_SERVER_COMPOSITION"
+    )
+    # The API's base URL (tests and local runs point it at a fake).
+    cmc_api_url: str = Field(DEFAULT_CMC_API_URL, pattern=r"^https?://\S+$", alias="CMC_API_URL")
+    # The hour of the day, in the console's time zone (`time_zone`), at which yesterday is reconciled.
+    reconcile_hour: int = Field(4, ge=0, le=23)
+    # At most this many dates per run (a range asked by hand).
+    reconcile_max_days: int = Field(31, ge=1, le=366, alias="CMC_RECONCILE_MAX_DAYS")
+    # At most this many API requests per run, retries included; more fails the run.
+    reconcile_request_budget: int = Field(2000, ge=10, le=100_000, alias="CMC_RECONCILE_REQUEST_BUDGET")
+    # An alarm when no webhook arrived for this many hours; None: no such alarm.
+    no_webhook_alarm_hours: int | None = Field(None, ge=1, le=168)
+
+    def reconcile_environment(self) -> dict[str, str]:
+        """The function's variables (the schedule's hour and the alarm are the stack's alone)."""
+        environment = environment_of(self, ReconcileTunables)
+        return {name: value for name, value in environment.items() if name.startswith("CMC_")}
+
+
+class ReconcileSettings(IngestTunables, ReconcileTunables):
+    """The reconcile function's settings: the ingest's own (its items are the webhook's), and its own."""
+
+    table_name: str = Field(min_length=3, alias="CMC_TABLE_NAME")
+    # The Secrets Manager secret with CMC's API user and key: {"api_user": ..., "api_key": ...}.
+    api_secret_name: str = Field(min_length=1, alias="CMC_API_SECRET_NAME")
+    # Required here: a function without a composition refuses to run.
+    reconcile_server_composition: str = Field(min_length=1, max_length=128, alias="CMC_SERVER_COMPOSITION")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ReconcileSettings:
+        return cls.model_validate(dict(env))
+
+
+class DayCounterSettings(BaseModel):
+    """The day counter's settings: where the counters are, and how long they are kept."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    table_name: str = Field(min_length=3, alias="CMC_TABLE_NAME")
+    retention_days: int = Field(400, ge=1, le=36500, alias="CMC_RETENTION_DAYS")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> DayCounterSettings:
+        return cls.model_validate(dict(env))

@@ -19,7 +19,7 @@ from cmc_webhooks.logic.ingest import IngestOptions
 from cmc_webhooks.logic.lookup import EventReader
 from cmc_webhooks.logic.receive import CredentialSource, EventWriter
 from cmc_webhooks.logic.suppressions import SuppressionStore
-from cmc_webhooks.settings import IngestSettings
+from cmc_webhooks.settings import IngestSettings, IngestTunables
 
 
 class EventStore(EventWriter, EventReader, Protocol):
@@ -43,15 +43,7 @@ class ApiDependencies:
         if credentials is None:
             name = settings.auth_secret_name
             credentials = SecretsManagerCredentials(name) if name else NoCredentials()
-        options = IngestOptions(
-            time_zone=settings.tz,
-            retention=timedelta(days=settings.retention_days),
-            max_records=settings.max_records_per_request,
-            clean_retention=settings.clean_retention,
-            quarantine_retention=settings.quarantine_retention,
-            recipient_index=settings.recipient_index,
-            index_successes=settings.success_clears_soft_bounces,
-        )
+        options = ingest_options(settings)
         store = DynamoDBEventStore(settings.table_name)
         return cls(
             settings=settings,
@@ -60,6 +52,20 @@ class ApiDependencies:
             ingest_options=options,
             suppressions=DynamoDBSuppressionStore(settings.table_name),
         )
+
+
+def ingest_options(settings: IngestTunables) -> IngestOptions:
+    """How records become items, from the stage's settings: the webhook's, and the reconciliation's (whose
+    items must be the webhook's, docs/reconcile.md)."""
+    return IngestOptions(
+        time_zone=settings.tz,
+        retention=timedelta(days=settings.retention_days),
+        max_records=settings.max_records_per_request,
+        clean_retention=settings.clean_retention,
+        quarantine_retention=settings.quarantine_retention,
+        recipient_index=settings.recipient_index,
+        index_successes=settings.success_clears_soft_bounces,
+    )
 
 
 # Built on the first request, not at import; a misconfigured function refuses every request.

@@ -57,6 +57,7 @@ TEST_STAGES: dict[str, dict[str, Any]] = {
         "alarm_email": None,
         "api_5xx_rate_percent": 5,
         "auth_failures_per_5min": 10,
+        "reconcile_server_composition": "sandbox",
     },
     "prod": {
         "time_zone": "UTC",
@@ -129,6 +130,10 @@ TEST_STAGES: dict[str, dict[str, Any]] = {
         "alarm_email": ALARM_EMAIL,
         "api_5xx_rate_percent": 2,
         "auth_failures_per_5min": 25,
+        # The daily reconciliation with CMC's API and the no-webhook alarm (dev: neither).
+        "reconcile_server_composition": "pro",
+        "reconcile_hour": 5,
+        "no_webhook_alarm_hours": 12,
     },
 }
 LOG_RETENTION_DAYS = {"dev": 14, "prod": 90}
@@ -210,6 +215,27 @@ def function_with_handler(template: Template, handler: str) -> tuple[str, dict[s
     assert len(found) == 1, f"expected one function with handler {handler}, found {sorted(found)}"
     ((logical_id, body),) = found.items()
     return logical_id, dict(body)
+
+
+def webhook_secret(template: Template) -> tuple[str, dict[str, Any]]:
+    """The logical id and body of the webhook credentials' secret (the reconciliation has its own)."""
+    (found,) = [
+        (logical_id, dict(body))
+        for logical_id, body in template.find_resources("AWS::SecretsManager::Secret").items()
+        if logical_id.startswith("WebhookAuthSecret")
+    ]
+    return found
+
+
+def publisher_mapping(template: Template) -> dict[str, Any]:
+    """The body of the stream publisher's event source mapping (the day counter has one too)."""
+    function_id, _ = function_with_handler(template, "cmc_webhooks.handlers.publisher.lambda_handler")
+    (mapping,) = [
+        body
+        for body in template.find_resources("AWS::Lambda::EventSourceMapping").values()
+        if body["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
+    return dict(mapping)
 
 
 def statements_of_role(template: Template, role_id: str) -> list[list[dict[str, Any]]]:

@@ -21,7 +21,14 @@ from infra.guard_rails import (
 from infra.stack import CmcWebhooksStack
 from tests.infrastructure.conftest import TEST_STAGES, build_stack
 
-LOG_GROUPS = {"Ingest/LogGroup", "Publisher/LogGroup", "SuppressionTracker/LogGroup", "WebhookApi/AccessLogs"}
+LOG_GROUPS = {
+    "Ingest/LogGroup",
+    "Publisher/LogGroup",
+    "SuppressionTracker/LogGroup",
+    "WebhookApi/AccessLogs",
+    "Reconciliation/Reconcile/LogGroup",
+    "Reconciliation/DayCounter/LogGroup",
+}
 INVOKE_PERMISSIONS = {
     "WebhookApi/Api/Default/webhooks/events/POST",
     "WebhookApi/Api/Default/messages/{message_id}/GET",
@@ -31,7 +38,13 @@ INVOKE_PERMISSIONS = {
     "WebhookApi/Api/Default/suppressions/GET",
 }
 ALWAYS = {
-    LAMBDA_IN_VPC: {"Ingest/Function", "Publisher/Function", "SuppressionTracker/Function"},
+    LAMBDA_IN_VPC: {
+        "Ingest/Function",
+        "Publisher/Function",
+        "SuppressionTracker/Function",
+        "Reconciliation/Reconcile/Function",
+        "Reconciliation/DayCounter/Function",
+    },
     LAMBDA_PUBLIC_ACCESS: INVOKE_PERMISSIONS,
     # Both test stages keep their logs under a year (14 and 90 days).
     LOG_RETENTION: LOG_GROUPS,

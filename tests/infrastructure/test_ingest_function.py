@@ -14,6 +14,7 @@ from tests.infrastructure.conftest import (
     function_with_handler,
     only,
     statements_of_role,
+    webhook_secret,
 )
 
 
@@ -59,7 +60,7 @@ def test_environment_is_the_stage_settings_the_table_and_the_secret(
     template: Template, settings: StageSettings
 ) -> None:
     table_id, _ = only(template, "AWS::DynamoDB::Table")
-    secret_id, _ = only(template, "AWS::SecretsManager::Secret")
+    secret_id, _ = webhook_secret(template)
     _, function = ingest(template)
     variables = function["Properties"]["Environment"]["Variables"]
 
@@ -99,7 +100,7 @@ def test_logs_go_to_its_own_log_group_with_the_stage_retention(template: Templat
 
 def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template) -> None:
     table_id, _ = only(template, "AWS::DynamoDB::Table")
-    secret_id, _ = only(template, "AWS::SecretsManager::Secret")
+    secret_id, _ = webhook_secret(template)
     _, function = ingest(template)
     role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
     log_group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
@@ -135,13 +136,22 @@ def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template
                 "Effect": "Allow",
                 "Resource": {"Fn::Join": ["", [table_arn, f"/index/{contract.RECIPIENT_INDEX}"]]},
             },
+            # The suppression routes: a decision is a PutItem; the list reads the suppressed index.
+            {
+                "Action": ["dynamodb:PutItem", "dynamodb:Query"],
+                "Effect": "Allow",
+                "Resource": [
+                    table_arn,
+                    {"Fn::Join": ["", [table_arn, f"/index/{contract.SUPPRESSED_INDEX}"]]},
+                ],
+            },
             # The webhook credentials: read only, that one secret only.
             {"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": {"Ref": secret_id}},
         ]
     ]
 
 
-def test_only_api_gateway_may_invoke_it_and_only_on_the_three_routes(template: Template) -> None:
+def test_only_api_gateway_may_invoke_it_and_only_on_its_routes(template: Template) -> None:
     function_id, _ = ingest(template)
     permissions = [
         permission
@@ -149,11 +159,19 @@ def test_only_api_gateway_may_invoke_it_and_only_on_the_three_routes(template: T
         if permission["Properties"]["FunctionName"] == {"Fn::GetAtt": [function_id, "Arn"]}
     ]
 
-    assert len(permissions) == 3
+    routes = (
+        "/POST/webhooks/events$",
+        "/GET/messages/\\*$",
+        "/GET/recipients/\\*$",
+        "/PUT/recipients/\\*/suppression$",
+        "/DELETE/recipients/\\*/suppression$",
+        "/GET/suppressions$",
+    )
+    assert len(permissions) == len(routes)
     for permission in permissions:
         assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
         assert permission["Properties"]["Action"] == "lambda:InvokeFunction"
-    for route in ("/POST/webhooks/events$", "/GET/messages/\\*$", "/GET/recipients/\\*$"):
+    for route in routes:
         template.has_resource_properties(
             "AWS::Lambda::Permission",
             {

@@ -14,7 +14,7 @@ from aws_cdk.assertions import Template
 
 from cmc_webhooks import contract
 from infra.settings import StageSettings
-from tests.infrastructure.conftest import ALARM_EMAIL, function_with_handler, only
+from tests.infrastructure.conftest import ALARM_EMAIL, function_with_handler, only, publisher_mapping
 from tests.infrastructure.test_subscribers import target_of
 
 INGEST = "cmc_webhooks.handlers.api.lambda_handler"
@@ -51,11 +51,17 @@ def template_stage(alarm: dict[str, Any]) -> str:
 def dead_letter_queue_ids(template: Template, settings: StageSettings) -> dict[str, str]:
     """{alarm id: queue logical id} for the stream consumers' on-failure queues and every subscriber's
     DLQ."""
-    queues = {}
-    for mapping in template.find_resources("AWS::Lambda::EventSourceMapping").values():
-        on_failure = mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
-        consumer = "Publisher" if on_failure.startswith("Publisher") else "SuppressionTracker"
-        queues[f"{consumer}OnFailureQueueDepth"] = on_failure
+    mapping = publisher_mapping(template)
+    on_failure = mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    queues = {"PublisherOnFailureQueueDepth": on_failure}
+    tracker_id, _ = function_with_handler(template, TRACKER)
+    (tracker_mapping,) = [
+        body["Properties"]
+        for body in template.find_resources("AWS::Lambda::EventSourceMapping").values()
+        if body["Properties"]["FunctionName"] == {"Ref": tracker_id}
+    ]
+    destination = tracker_mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    queues["SuppressionTrackerOnFailureQueueDepth"] = destination
     for subscriber in settings.subscribers:
         name = "".join(part.capitalize() for part in subscriber.name.split("-"))
         dead_letter = target_of(template, subscriber.name)["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
@@ -69,6 +75,8 @@ def test_every_alarm_notifies_the_topic_when_it_fires_and_when_it_clears(templat
     for alarm_id, alarm in alarms(template).items():
         assert alarm["AlarmActions"] == [topic], alarm_id
         assert alarm["OKActions"] == [topic], alarm_id
+        if alarm_id == "NoWebhooks":  # counts hours without data (test_reconciliation.py)
+            continue
         # One 5-minute period: these metrics exist only when something happened, so no data is fine.
         assert alarm["EvaluationPeriods"] == 1, alarm_id
         assert alarm["DatapointsToAlarm"] == 1, alarm_id
@@ -90,6 +98,11 @@ def test_these_alarms_and_no_others(template: Template, settings: StageSettings)
         contract.Metric.AUTH_FAILURES,
         contract.Metric.STORAGE_FAILURES,
         *dead_letter_queue_ids(template, settings),
+        # The daily reconciliation (both test stages run it) and, where the stage asks, no webhooks.
+        contract.Metric.RECONCILE_FAILURES,
+        "ReconcileErrors",
+        contract.Metric.RECONCILE_WRITTEN,
+        *(["NoWebhooks"] if settings.no_webhook_alarm_hours else []),
     }
 
 

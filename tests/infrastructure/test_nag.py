@@ -35,6 +35,14 @@ EXPECTED_ACKNOWLEDGMENTS = {
     "SuppressionTracker/Function": {"AwsSolutions-L1"},
     "SuppressionTracker/OnFailureQueue": {"AwsSolutions-SQS3"},
     "WebhookAuth/Secret": {"AwsSolutions-SMG4"},
+    "Reconciliation/ApiSecret": {"AwsSolutions-SMG4"},
+    "Reconciliation/Reconcile/Role": {"AwsSolutions-IAM5[Resource::*]"},
+    "Reconciliation/Reconcile/Function": {"AwsSolutions-L1"},
+    "Reconciliation/DayCounter/Role": {"AwsSolutions-IAM5[Resource::*]"},
+    "Reconciliation/DayCounter/Function": {"AwsSolutions-L1"},
+    "Reconciliation/ScheduleRole": {
+        "AwsSolutions-IAM5[Resource::<ReconciliationReconcileFunctionC190012C.Arn>:*]"
+    },
 }
 # The test prod stage's subscribers (conftest): a target's DLQ that no queue redrives into, and
 # targets named by ARN, whose account and region CDK cannot compare in an environment-agnostic stack.

@@ -10,7 +10,7 @@ from aws_cdk.assertions import Template
 
 from cmc_webhooks import contract
 from infra.stack import CmcWebhooksStack
-from tests.infrastructure.conftest import FUNCTION_ARN, TOPIC_ARN, only
+from tests.infrastructure.conftest import FUNCTION_ARN, TOPIC_ARN, only, publisher_mapping
 
 
 def joined_url(value: dict[str, Any]) -> str:
@@ -50,14 +50,8 @@ def test_outputs_give_the_bus_its_archive_and_the_queues_to_watch(template: Temp
     outputs = template.to_json()["Outputs"]
     bus_id, _ = only(template, "AWS::Events::EventBus")
     archive_id, _ = only(template, "AWS::Events::Archive")
-    mappings = {
-        body["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]: body
-        for body in template.find_resources("AWS::Lambda::EventSourceMapping").values()
-    }
-    on_failure = next(name for name in mappings if name.startswith("PublisherOnFailureQueue"))
-    tracker_on_failure = next(
-        name for name in mappings if name.startswith("SuppressionTrackerOnFailureQueue")
-    )
+    mapping = publisher_mapping(template)
+    on_failure = mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
     default_rule = next(
         body["Properties"]
         for body in template.find_resources("AWS::Events::Rule").values()
@@ -69,9 +63,10 @@ def test_outputs_give_the_bus_its_archive_and_the_queues_to_watch(template: Temp
     assert outputs["EventBusArn"]["Value"] == {"Fn::GetAtt": [bus_id, "Arn"]}
     assert outputs["EventArchiveArn"]["Value"] == {"Fn::GetAtt": [archive_id, "Arn"]}
     assert outputs["PublisherOnFailureQueueUrl"]["Value"] == {"Ref": on_failure}
-    mapping = mappings[on_failure]
     assert outputs["PublisherFunctionName"]["Value"] == mapping["Properties"]["FunctionName"]
-    assert mappings[tracker_on_failure]["Properties"]["FunctionName"] != mapping["Properties"]["FunctionName"]
+    tracker_queue = outputs["SuppressionTrackerOnFailureQueueUrl"]["Value"]["Ref"]
+    assert tracker_queue.startswith("SuppressionTrackerOnFailureQueue")
+    assert tracker_queue != on_failure
     assert outputs["DefaultSubscriberQueueUrl"]["Value"] == {"Ref": default_target["Arn"]["Fn::GetAtt"][0]}
     assert outputs["DefaultSubscriberDeadLetterQueueUrl"]["Value"] == {
         "Ref": default_target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]

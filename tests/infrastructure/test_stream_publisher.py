@@ -11,7 +11,13 @@ from aws_cdk.assertions import Template
 from cmc_webhooks import contract
 from cmc_webhooks.settings import PublisherSettings
 from infra.settings import StageSettings
-from tests.infrastructure.conftest import LOG_RETENTION_DAYS, function_with_handler, only, statements_of_role
+from tests.infrastructure.conftest import (
+    LOG_RETENTION_DAYS,
+    function_with_handler,
+    only,
+    publisher_mapping,
+    statements_of_role,
+)
 
 PUBLISHER_HANDLER = "cmc_webhooks.handlers.publisher.lambda_handler"
 
@@ -21,14 +27,9 @@ def publisher(template: Template) -> tuple[str, dict[str, Any]]:
 
 
 def mapping(template: Template) -> dict[str, Any]:
-    """The publisher's mapping (the suppression tracker has its own)."""
-    function_id, _ = publisher(template)
-    (properties,) = [
-        body["Properties"]
-        for body in template.find_resources("AWS::Lambda::EventSourceMapping").values()
-        if body["Properties"]["FunctionName"] == {"Ref": function_id}
-    ]
-    return dict(properties)
+    body = publisher_mapping(template)
+    properties: dict[str, Any] = body["Properties"]
+    return properties
 
 
 def on_failure_queue_id(template: Template) -> str:

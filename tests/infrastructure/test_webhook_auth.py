@@ -7,7 +7,7 @@ import json
 from aws_cdk.assertions import Template
 
 from cmc_webhooks.settings import IngestSettings
-from tests.infrastructure.conftest import function_with_handler, only
+from tests.infrastructure.conftest import function_with_handler, webhook_secret
 
 INGEST_HANDLER = "cmc_webhooks.handlers.api.lambda_handler"
 
@@ -19,7 +19,7 @@ def alias(field: str) -> str:
 def test_cloudformation_generates_a_32_character_alphanumeric_password_for_user_cmc(
     template: Template,
 ) -> None:
-    _, secret = only(template, "AWS::SecretsManager::Secret")
+    _, secret = webhook_secret(template)
     generated = secret["Properties"]["GenerateSecretString"]
 
     assert json.loads(generated["SecretStringTemplate"]) == {"username": "cmc"}
@@ -36,7 +36,7 @@ def test_cloudformation_generates_a_32_character_alphanumeric_password_for_user_
 
 
 def test_the_ingest_function_is_told_the_secret(template: Template) -> None:
-    secret_id, _ = only(template, "AWS::SecretsManager::Secret")
+    secret_id, _ = webhook_secret(template)
     _, function = function_with_handler(template, INGEST_HANDLER)
     variables = function["Properties"]["Environment"]["Variables"]
 
@@ -45,7 +45,7 @@ def test_the_ingest_function_is_told_the_secret(template: Template) -> None:
 
 
 def test_only_the_ingest_function_may_read_the_secret_and_only_that_one(template: Template) -> None:
-    secret_id, _ = only(template, "AWS::SecretsManager::Secret")
+    secret_id, _ = webhook_secret(template)
     _, ingest = function_with_handler(template, INGEST_HANDLER)
     ingest_role = ingest["Properties"]["Role"]["Fn::GetAtt"][0]
 
@@ -54,6 +54,7 @@ def test_only_the_ingest_function_may_read_the_secret_and_only_that_one(template
         for policy in template.find_resources("AWS::IAM::Policy").values()
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
         if "secretsmanager" in json.dumps(statement["Action"])
+        and secret_id in json.dumps(statement["Resource"])  # the reconciliation reads only its own
         for role in policy["Properties"]["Roles"]
     }
     (statement,) = [
@@ -75,7 +76,7 @@ def test_only_the_ingest_function_may_read_the_secret_and_only_that_one(template
 
 
 def test_the_output_names_the_secret_to_read_the_credentials_from(template: Template) -> None:
-    secret_id, _ = only(template, "AWS::SecretsManager::Secret")
+    secret_id, _ = webhook_secret(template)
     output = template.to_json()["Outputs"]["WebhookAuthSecretName"]
 
     assert {"Ref": secret_id} in references(output["Value"])
