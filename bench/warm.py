@@ -31,6 +31,7 @@ import botocore.session
 from bench.environment import child_environment
 from bench.payloads import webhook_event
 from cmc_dev.backend import LocalBackend
+from cmc_webhooks.logic.lookup import ItemPage
 
 AWS_CALL_SIZES = (1, 100, 1000)
 WRITE_OPERATIONS = frozenset(
@@ -40,16 +41,31 @@ BASELINE_ITERATIONS_FACTOR = 10  # json.loads is ~10x cheaper: rounds of about t
 CHILD_TIMEOUT_SECONDS = 300
 
 
+NOTHING = ItemPage([], more=False)
+
+
 class NullStore:
     """An event store that keeps nothing and reads nothing."""
 
     def write(self, items: Any) -> None:
         pass
 
-    def message_events(self, message_id: str) -> list[Any]:
+    def message_page(self, message_id: str, *, after: str | None, limit: int) -> ItemPage:
+        return NOTHING
+
+    def message_group_rest(self, message_id: str, after: str) -> list[Any]:
         return []
 
-    def recipient_events(self, recipient_key: str, *, limit: int) -> list[Any]:
+    def recipient_page(self, recipient_key: str, *, after: str | None, limit: int) -> ItemPage:
+        return NOTHING
+
+    def recipient_all(self, recipient_key: str) -> list[Any]:
+        return []
+
+    def api_data_page(self, key: str, *, after: str | None, limit: int) -> ItemPage:
+        return NOTHING
+
+    def api_data_group_rest(self, key: str, after: str) -> list[Any]:
         return []
 
 

@@ -72,7 +72,7 @@ def create_event_table(
     client: DynamoDBClient, table_name: str, *, recipient_index: str = contract.RECIPIENT_INDEX_ALL
 ) -> None:
     """The event table as infra/ declares it: keys, recipient index (what it projects: `recipient_index`,
-    the function's CMC_RECIPIENT_INDEX), stream, TTL."""
+    the function's CMC_RECIPIENT_INDEX), the apiData index, stream, TTL."""
     client.create_table(
         TableName=table_name,
         BillingMode="PAY_PER_REQUEST",
@@ -82,6 +82,8 @@ def create_event_table(
             {"AttributeName": contract.RECIPIENT_INDEX_PARTITION_KEY, "AttributeType": "S"},
             {"AttributeName": contract.SUPPRESSED_INDEX_PARTITION_KEY, "AttributeType": "S"},
             {"AttributeName": contract.SUPPRESSED_INDEX_SORT_KEY, "AttributeType": "S"},
+            {"AttributeName": contract.API_DATA_INDEX_PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": contract.API_DATA_INDEX_SORT_KEY, "AttributeType": "S"},
         ],
         KeySchema=[
             {"AttributeName": contract.PARTITION_KEY, "KeyType": "HASH"},
@@ -103,6 +105,17 @@ def create_event_table(
                     {"AttributeName": contract.SUPPRESSED_INDEX_SORT_KEY, "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": contract.API_DATA_INDEX,
+                "KeySchema": [
+                    {"AttributeName": contract.API_DATA_INDEX_PARTITION_KEY, "KeyType": "HASH"},
+                    {"AttributeName": contract.API_DATA_INDEX_SORT_KEY, "KeyType": "RANGE"},
+                ],
+                "Projection": {
+                    "ProjectionType": "INCLUDE",
+                    "NonKeyAttributes": list(contract.API_DATA_INDEX_PROJECTION),
+                },
             },
         ],
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},

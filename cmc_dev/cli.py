@@ -2,12 +2,15 @@
 
     python -m cmc_dev.cli message '<id@example.com>' --table TABLE [--endpoint-url URL] [--region REGION]
     python -m cmc_dev.cli recipient user@example.jp --table TABLE [--endpoint-url URL] [--region REGION]
+    python -m cmc_dev.cli api-data YOUR-ID --table TABLE [--endpoint-url URL] [--region REGION]
     python -m cmc_dev.cli suppressions --table TABLE [--format csv|jsonl] [--endpoint-url URL] [--region R]
     python -m cmc_dev.cli reconcile --date YYYY-MM-DD [--until YYYY-MM-DD] --server-composition NAME \
         --cmc-api-url URL --table TABLE [--endpoint-url URL]   (docs/reconcile.md)
 
-Without --endpoint-url it uses your AWS credentials and region, like the AWS CLI. A recipient's
-suppression follows the same CMC_* variables as the deployed function (all optional).
+The lookups print one page as the API answers it (--limit, --cursor from the last page's next_cursor), or with
+--all every page, one JSON line each. Without --endpoint-url it uses your AWS credentials and region,
+like the AWS CLI. A recipient's suppression follows the same CMC_* variables as the deployed function
+(all optional).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import boto3
@@ -25,16 +29,18 @@ from botocore.exceptions import (
     NoCredentialsError,
     NoRegionError,
 )
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from cmc_dev import reconcile_cli
 from cmc_dev.backend import LocalBackend
 from cmc_dev.environment import invalid_setting
 from cmc_dev.suppressions_cli import write_suppressions
+from cmc_webhooks import contract
 from cmc_webhooks.dal.dynamodb import CLIENT_CONFIG, DynamoDBEventStore
 from cmc_webhooks.dal.suppressions import DynamoDBSuppressionStore
 from cmc_webhooks.errors import WebhookError
-from cmc_webhooks.logic.lookup import lookup_message, lookup_recipient
+from cmc_webhooks.logic.lookup import lookup_api_data, lookup_message, lookup_recipient, page_limit
+from cmc_webhooks.models.api import ApiDataPage, MessageHistory, RecipientHistory
 from cmc_webhooks.settings import IngestTunables
 
 if TYPE_CHECKING:
@@ -50,11 +56,17 @@ def main(argv: list[str] | None = None) -> int:
     recipient.add_argument("key", metavar="ADDRESS")
     suppressions = commands.add_parser("suppressions", help="every suppressed address, as CSV or JSON lines")
     suppressions.add_argument("--format", choices=("csv", "jsonl"), default="csv", dest="output_format")
+    api_data = commands.add_parser("api-data", help="the messages carrying your own id (CMC's apiData)")
+    api_data.add_argument("key", metavar="API_DATA", help="the X-Api-Data you set when sending")
     reconcile = reconcile_cli.add_parser(commands)
-    for command in (message, recipient, suppressions, reconcile):
+    for command in (message, recipient, api_data, suppressions, reconcile):
         command.add_argument("--table", required=True, help="the event table (stack output EventTableName)")
         command.add_argument("--endpoint-url", help="a local backend, e.g. the one `make local` prints")
         command.add_argument("--region", help="the table's AWS region (default: AWS_REGION or your config)")
+    for command in (message, recipient, api_data):
+        command.add_argument("--limit", help=f"events a page (default {contract.PAGE_LIMIT_DEFAULT})")
+        command.add_argument("--cursor", help="start at this page: the next_cursor of the page before")
+        command.add_argument("--all", action="store_true", help="every page from there, one JSON line each")
     args = parser.parse_args(argv)
 
     where = args.endpoint_url or "AWS"
@@ -68,25 +80,37 @@ def main(argv: list[str] | None = None) -> int:
             suppressed = DynamoDBSuppressionStore(args.table, client=client)
             write_suppressions(suppressed, sys.stdout, output_format=args.output_format)
             return 0
-        if args.command == "message":
-            history: BaseModel = lookup_message(store, args.key)
-        else:
-            tunables = IngestTunables.model_validate(os.environ)
-            history = lookup_recipient(
-                store,
-                args.key,
-                tunables.suppression_policy,
-                DynamoDBSuppressionStore(args.table, client=client),
-                recipient_index=tunables.recipient_index,
-            )
+        lookup = page_reader(args, store)
+        limit, cursor = page_limit(args.limit), args.cursor
+        while True:
+            page = lookup(limit, cursor)
+            print(page.model_dump_json() if args.all else page.model_dump_json(indent=2), flush=True)
+            cursor = page.next_cursor
+            if not args.all or cursor is None:
+                return 0
     except (WebhookError, BotoCoreError, ClientError) as error:
         print(explain(error, table=args.table, where=where), file=sys.stderr)
         return 1
     except ValidationError as error:
         print(invalid_setting(error), file=sys.stderr)
         return 2
-    print(history.model_dump_json(indent=2))
-    return 0
+
+
+Page = MessageHistory | RecipientHistory | ApiDataPage
+
+
+def page_reader(args: argparse.Namespace, store: DynamoDBEventStore) -> Callable[[int, str | None], Page]:
+    """The command's lookup: one page for a limit and a cursor."""
+    if args.command == "message":
+        return lambda limit, cursor: lookup_message(store, args.key, limit=limit, cursor=cursor)
+    if args.command == "api-data":
+        return lambda limit, cursor: lookup_api_data(store, args.key, limit=limit, cursor=cursor)
+    tunables = IngestTunables.model_validate(os.environ)
+    policy, index = tunables.suppression_policy, tunables.recipient_index
+    decisions = DynamoDBSuppressionStore(store.table_name, client=store.client)
+    return lambda limit, cursor: lookup_recipient(
+        store, args.key, policy, decisions, recipient_index=index, limit=limit, cursor=cursor
+    )
 
 
 def dynamodb_client(args: argparse.Namespace) -> DynamoDBClient:

@@ -16,6 +16,7 @@ RESOURCES = (
     contract.WEBHOOK_PATH,
     contract.MESSAGE_LOOKUP_PATH,
     contract.RECIPIENT_LOOKUP_PATH,
+    contract.MESSAGES_BY_API_DATA_PATH,
     contract.SUPPRESSION_PATH,
     contract.SUPPRESSIONS_PATH,
 )

@@ -286,6 +286,13 @@ def try_it(base_url: str, backend: LocalBackend, credentials: CredentialSet) -> 
             "  # 5. the bounced recipient: its events and whether to stop mailing it",
             f"  curl -sS {base_url}/recipients/{bounced_recipient}",
             "",
+            "  # 6. the messages that carry your own id (CMC's apiData, the X-Api-Data header you set)",
+            f"  curl -sS '{base_url}{contract.MESSAGES_BY_API_DATA_PATH}?api_data=YOUR-ID'",
+            "",
+            "  # every lookup answers in pages: ?limit=N (at most "
+            f"{contract.PAGE_LIMIT_MAX}), then ?cursor=<next_cursor> until next_cursor is null",
+            f"  curl -sS '{lookup}?limit=1'",
+            "",
             "  # the message lookup from the CLI",
             f"  {cli}",
             "",
@@ -349,7 +356,7 @@ def serve(host: str, port: int) -> None:
         print(f"cmc-webhooks is listening on {base_url} (DynamoDB: moto at {backend.endpoint_url})")
         print(
             f"  POST {contract.WEBHOOK_PATH}    GET {contract.MESSAGE_LOOKUP_PATH}"
-            f"    GET {contract.RECIPIENT_LOOKUP_PATH}"
+            f"    GET {contract.RECIPIENT_LOOKUP_PATH}    GET {contract.MESSAGES_BY_API_DATA_PATH}?api_data="
         )
         print(f"  PUT|DELETE {contract.SUPPRESSION_PATH}    GET {contract.SUPPRESSIONS_PATH}")
         print(

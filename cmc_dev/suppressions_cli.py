@@ -18,7 +18,7 @@ COLUMNS = tuple(SuppressedAddress.model_fields)
 def all_suppressed(store: SuppressionStore) -> Iterator[SuppressedAddress]:
     cursor: str | None = None
     while True:
-        page = list_suppressed(store, limit=contract.SUPPRESSIONS_PAGE_MAX, cursor=cursor)
+        page = list_suppressed(store, limit=contract.PAGE_LIMIT_MAX, cursor=cursor)
         yield from page.suppressions
         if not (cursor := page.next_cursor):
             return

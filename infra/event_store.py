@@ -58,11 +58,23 @@ class EventStore(Construct):
             ),
             **_recipient_projection(recipient_index),
         )
+        # Sparse: only events that carry an apiData have its keys; it keeps what a status needs.
+        self.table.add_global_secondary_index(
+            index_name=contract.API_DATA_INDEX,
+            partition_key=dynamodb.Attribute(
+                name=contract.API_DATA_INDEX_PARTITION_KEY, type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=dynamodb.Attribute(
+                name=contract.API_DATA_INDEX_SORT_KEY, type=dynamodb.AttributeType.STRING
+            ),
+            projection_type=dynamodb.ProjectionType.INCLUDE,
+            non_key_attributes=list(contract.API_DATA_INDEX_PROJECTION),
+        )
 
     def grant_batch_write_and_query(self, grantee: iam.IGrantable) -> iam.Grant:
         """Exactly what the ingest/lookup function calls: BatchWriteItem and Query on the table, Query on
-        the recipient index; with a customer-managed key, the key's use for reading and writing the table
-        (the AWS managed key needs no grant)."""
+        the recipient and apiData indexes; with a customer-managed key, the key's use for reading and
+        writing the table (the AWS managed key needs no grant)."""
         on_table = iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["dynamodb:BatchWriteItem", "dynamodb:Query"],
@@ -71,7 +83,10 @@ class EventStore(Construct):
         on_index = iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["dynamodb:Query"],
-            resource_arns=[f"{self.table.table_arn}/index/{contract.RECIPIENT_INDEX}"],
+            resource_arns=[
+                f"{self.table.table_arn}/index/{contract.RECIPIENT_INDEX}",
+                f"{self.table.table_arn}/index/{contract.API_DATA_INDEX}",
+            ],
         )
         grant = on_table.combine(on_index)
         if self.encryption_key is not None:

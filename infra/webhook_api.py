@@ -176,6 +176,10 @@ class WebhookApi(Construct):
             self._add_iam_lookup(path, integration, validator)
             for path in (contract.MESSAGE_LOOKUP_PATH, contract.RECIPIENT_LOOKUP_PATH)
         )
+        # GET /messages?api_data=VALUE: API Gateway requires the query parameter.
+        self.api_data_method = self._add_iam_lookup(
+            contract.MESSAGES_BY_API_DATA_PATH, integration, validator, query=("api_data",)
+        )
         # Suppress and lift an address, list the suppressed ones: IAM-authorized like the lookups.
         self.suppression_methods = [
             self._add_iam_lookup(path, integration, validator, http_method=http_method)
@@ -193,14 +197,15 @@ class WebhookApi(Construct):
         validator: apigw.IRequestValidator,
         *,
         http_method: str = "GET",
+        query: Sequence[str] = (),
     ) -> apigw.Method:
+        required = [f"method.request.path.{name}" for name in re.findall(r"\{(\w+)\}", path)]
+        required += [f"method.request.querystring.{name}" for name in query]
         method = self.api.root.resource_for_path(path).add_method(
             http_method,
             integration,
             request_validator=validator,
-            request_parameters={
-                f"method.request.path.{name}": True for name in re.findall(r"\{(\w+)\}", path)
-            },
+            request_parameters=dict.fromkeys(required, True),
             authorization_type=apigw.AuthorizationType.IAM,
         )
         Validations.of(method).acknowledge(

@@ -14,7 +14,8 @@ from typing import Any, Final
 # Partition key: the messageId without its angle brackets, so another system can run a
 # plain `Query` with `message_id = :id` (see docs/data-model.md).
 PARTITION_KEY: Final = "message_id"
-# Sort key: "EVENT#<occurred_at in UTC>#<event_id>" keeps a message's events in time order.
+# Sort key: "EVENT#<recipient_key>#<occurred_at in UTC>#<event_id>" keeps a message's events by
+# recipient, then in time order: a page of a message holds each recipient's events together.
 SORT_KEY: Final = "sk"
 # Epoch seconds after which DynamoDB deletes the item (retention from settings).
 TTL_ATTRIBUTE: Final = "expires_at"
@@ -58,8 +59,20 @@ DAY_COUNT_PARTITION_PREFIX: Final = "daycount#"
 DAY_COUNT_SORT_KEY_PREFIX: Final = "COUNT#"
 DAY_COUNT_ATTRIBUTE: Final = "count"
 
-# DynamoDB refuses a partition key value longer than this.
+# DynamoDB refuses a partition key value longer than this, and a sort key value longer than that.
 PARTITION_KEY_MAX_BYTES: Final = 2048
+SORT_KEY_MAX_BYTES: Final = 1024
+
+# Messages by the sender's own id (CMC's apiData, the X-Api-Data header): a sparse index of the events
+# that carry one. Its partition key is the value (or, past PARTITION_KEY_MAX_BYTES, "sha256:" and its
+# digest); its sort key groups a message's events ("<digest of message_id>#<sk>"). Both attributes are
+# written only when apiData is non-empty: DynamoDB refuses an empty string as an index key.
+API_DATA_INDEX: Final = "by_api_data"
+API_DATA_INDEX_PARTITION_KEY: Final = "api_data_key"
+API_DATA_INDEX_SORT_KEY: Final = "api_data_sk"
+# What the index keeps beside its keys: what a recipient's current status is derived from.
+API_DATA_INDEX_PROJECTION: Final = ("event_type", "status", "occurred_at", "recipient", "recipient_key")
+MESSAGE_DIGEST_CHARS: Final = 16
 
 # DynamoDB BatchGetItem takes at most 100 keys per call.
 BATCH_GET_LIMIT: Final = 100
@@ -67,8 +80,11 @@ BATCH_GET_LIMIT: Final = 100
 # DynamoDB BatchWriteItem takes at most 25 put requests per call.
 BATCH_WRITE_LIMIT: Final = 25
 
-# The recipient view reads at most this many of the newest events.
-RECIPIENT_EVENTS_LIMIT: Final = 1000
+# The lookups answer in pages: `limit` events (or statuses) a page, this many unless the caller asks,
+# at most PAGE_LIMIT_MAX; a page also ends before its answer would pass PAGE_MAX_BYTES of JSON.
+PAGE_LIMIT_DEFAULT: Final = 100
+PAGE_LIMIT_MAX: Final = 1000
+PAGE_MAX_BYTES: Final = 800_000
 
 # --- Powertools ------------------------------------------------------------------------
 SERVICE_NAME: Final = "cmc-webhooks"
@@ -89,6 +105,7 @@ class Metric:
     RECORDS_WITH_UNKNOWN_FIELDS: Final = "RecordsWithUnknownFields"
     MESSAGE_LOOKUPS: Final = "MessageLookups"
     RECIPIENT_LOOKUPS: Final = "RecipientLookups"
+    API_DATA_LOOKUPS: Final = "ApiDataLookups"
     REQUESTS_REFUSED: Final = "RequestsRefused"
     AUTH_FAILURES: Final = "AuthFailures"
     STORAGE_FAILURES: Final = "StorageFailures"
@@ -104,6 +121,7 @@ class Metric:
 WEBHOOK_PATH: Final = "/webhooks/events"
 MESSAGE_LOOKUP_PATH: Final = "/messages/{message_id}"
 RECIPIENT_LOOKUP_PATH: Final = "/recipients/{address}"
+MESSAGES_BY_API_DATA_PATH: Final = "/messages"  # ?api_data=VALUE
 # Request Content-Types API Gateway hands the function base64-encoded; every other body arrives as
 # UTF-8 text, invalid bytes replaced by U+FFFD. None: CMC posts text (JSON or form-encoded).
 BINARY_MEDIA_TYPES: Final[tuple[str, ...]] = ()
@@ -197,8 +215,6 @@ STATE_CHANGES: Final = ("suppressed", "unsuppressed")
 
 SUPPRESSION_PATH: Final = "/recipients/{address}/suppression"
 SUPPRESSIONS_PATH: Final = "/suppressions"
-SUPPRESSIONS_PAGE_DEFAULT: Final = 100
-SUPPRESSIONS_PAGE_MAX: Final = 1000
 
 SUPPRESSED_DETAIL_TYPE: Final = "Recipient Suppressed"
 UNSUPPRESSED_DETAIL_TYPE: Final = "Recipient Unsuppressed"

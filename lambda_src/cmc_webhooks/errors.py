@@ -63,3 +63,9 @@ class Forbidden(WebhookError):
     """No IAM principal in the request context: the route is deployed without IAM authorization."""
 
     code = "forbidden"
+
+
+class InvalidQuery(WebhookError):
+    """A lookup's query parameters (limit, cursor, api_data) that it cannot serve."""
+
+    code = "invalid_query"

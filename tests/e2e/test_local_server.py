@@ -137,8 +137,11 @@ def printed_commands(banner: str) -> list[str]:
 def test_the_printed_curl_commands_work_as_pasted(server: LocalServer) -> None:
     assert "authentication is OFF" in server.banner
     commands = printed_commands(server.banner)
-    assert len(commands) == 10, server.banner
-    post_json, post_form, post_bounce, lookup, recipient, cli, suppress, lift, listing, export = commands
+    assert len(commands) == 12, server.banner
+    post_json, post_form, post_bounce, lookup, recipient, by_api_data, first_page, cli, *suppressions = (
+        commands
+    )
+    suppress, lift, listing, export = suppressions
 
     for command in (post_json, post_form, post_bounce):
         result = subprocess.run(
@@ -158,6 +161,18 @@ def test_the_printed_curl_commands_work_as_pasted(server: LocalServer) -> None:
     )
     view = json.loads(result.stdout)
     assert (view["suppressed"], view["suppression_reason"]) == (True, "hard_bounce:user_unknown")
+
+    result = subprocess.run(
+        shlex.split(by_api_data), cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert json.loads(result.stdout) == {"api_data": "YOUR-ID", "messages": [], "next_cursor": None}
+
+    result = subprocess.run(
+        shlex.split(first_page), cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    page = json.loads(result.stdout)
+    assert page["events"] == history["events"][:1]
+    assert page["next_cursor"]
 
     result = subprocess.run(
         shlex.split(cli), cwd=ROOT, capture_output=True, text=True, timeout=60, check=True

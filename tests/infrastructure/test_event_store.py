@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk.assertions import Template
 
 from cmc_dev.backend import recipient_projection
@@ -18,7 +20,8 @@ def test_table_keys_index_and_ttl_match_the_contract(template: Template, setting
         {"AttributeName": contract.PARTITION_KEY, "KeyType": "HASH"},
         {"AttributeName": contract.SORT_KEY, "KeyType": "RANGE"},
     ]
-    assert properties["GlobalSecondaryIndexes"] == [
+    indexes = properties["GlobalSecondaryIndexes"]
+    assert [index for index in indexes if index["IndexName"] == contract.RECIPIENT_INDEX] == [
         {
             "IndexName": contract.RECIPIENT_INDEX,
             "KeySchema": [
@@ -37,17 +40,32 @@ def test_table_keys_index_and_ttl_match_the_contract(template: Template, setting
             "Projection": {"ProjectionType": "ALL"},
         },
     ]
-    key_names = {
-        contract.PARTITION_KEY,
-        contract.SORT_KEY,
-        contract.RECIPIENT_INDEX_PARTITION_KEY,
-        contract.SUPPRESSED_INDEX_PARTITION_KEY,
-        contract.SUPPRESSED_INDEX_SORT_KEY,
-    }
+    key_names = {contract.PARTITION_KEY, contract.SORT_KEY, contract.RECIPIENT_INDEX_PARTITION_KEY}
+    key_names |= {contract.API_DATA_INDEX_PARTITION_KEY, contract.API_DATA_INDEX_SORT_KEY}
+    key_names |= {contract.SUPPRESSED_INDEX_PARTITION_KEY, contract.SUPPRESSED_INDEX_SORT_KEY}
     assert sorted(properties["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
         {"AttributeName": name, "AttributeType": "S"} for name in sorted(key_names)
     ]
     assert properties["TimeToLiveSpecification"] == {"AttributeName": contract.TTL_ATTRIBUTE, "Enabled": True}
+
+
+def test_the_api_data_index_is_keyed_on_its_own_attributes_and_keeps_only_what_a_status_needs(
+    template: Template,
+) -> None:
+    _, table = only(template, "AWS::DynamoDB::Table")
+    [index] = [
+        index
+        for index in table["Properties"]["GlobalSecondaryIndexes"]
+        if index["IndexName"] == contract.API_DATA_INDEX
+    ]
+    assert index["KeySchema"] == [
+        {"AttributeName": contract.API_DATA_INDEX_PARTITION_KEY, "KeyType": "HASH"},
+        {"AttributeName": contract.API_DATA_INDEX_SORT_KEY, "KeyType": "RANGE"},
+    ]
+    assert index["Projection"] == {
+        "ProjectionType": "INCLUDE",
+        "NonKeyAttributes": list(contract.API_DATA_INDEX_PROJECTION),
+    }
 
 
 def test_table_is_on_demand_encrypted_recoverable_and_streams_new_images(template: Template) -> None:
@@ -73,9 +91,14 @@ def test_a_disposable_stage_can_be_torn_down(dev: Template) -> None:
     assert table["Properties"]["DeletionProtectionEnabled"] is False
 
 
+def recipient_indexes(table: dict[str, Any]) -> list[dict[str, Any]]:
+    indexes = table["Properties"]["GlobalSecondaryIndexes"]
+    return [index for index in indexes if index["IndexName"] == contract.RECIPIENT_INDEX]
+
+
 def test_the_sparse_recipient_index_projects_only_what_the_suppression_verdict_reads(prod: Template) -> None:
     _, table = only(prod, "AWS::DynamoDB::Table")
-    index, _suppressed = table["Properties"]["GlobalSecondaryIndexes"]  # the recipient index, then suppressed
+    [index] = recipient_indexes(table)
     assert index["Projection"] == {
         "ProjectionType": "INCLUDE",
         "NonKeyAttributes": list(contract.SUPPRESSION_INDEX_ATTRIBUTES),
@@ -84,5 +107,5 @@ def test_the_sparse_recipient_index_projects_only_what_the_suppression_verdict_r
 
 def test_the_full_recipient_index_projects_every_attribute(dev: Template) -> None:
     _, table = only(dev, "AWS::DynamoDB::Table")
-    index, _suppressed = table["Properties"]["GlobalSecondaryIndexes"]  # the recipient index, then suppressed
+    [index] = recipient_indexes(table)
     assert index["Projection"] == {"ProjectionType": "ALL"}

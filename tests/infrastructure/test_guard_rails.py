@@ -33,6 +33,7 @@ INVOKE_PERMISSIONS = {
     "WebhookApi/Api/Default/webhooks/events/POST",
     "WebhookApi/Api/Default/messages/{message_id}/GET",
     "WebhookApi/Api/Default/recipients/{address}/GET",
+    "WebhookApi/Api/Default/messages/GET",
     "WebhookApi/Api/Default/recipients/{address}/suppression/PUT",
     "WebhookApi/Api/Default/recipients/{address}/suppression/DELETE",
     "WebhookApi/Api/Default/suppressions/GET",

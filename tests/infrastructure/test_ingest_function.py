@@ -134,7 +134,10 @@ def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template
             {
                 "Action": "dynamodb:Query",
                 "Effect": "Allow",
-                "Resource": {"Fn::Join": ["", [table_arn, f"/index/{contract.RECIPIENT_INDEX}"]]},
+                "Resource": [
+                    {"Fn::Join": ["", [table_arn, f"/index/{index}"]]}
+                    for index in sorted((contract.RECIPIENT_INDEX, contract.API_DATA_INDEX))
+                ],
             },
             # The suppression routes: a decision is a PutItem; the list reads the suppressed index.
             {
@@ -163,6 +166,7 @@ def test_only_api_gateway_may_invoke_it_and_only_on_its_routes(template: Templat
         "/POST/webhooks/events$",
         "/GET/messages/\\*$",
         "/GET/recipients/\\*$",
+        "/GET/messages$",
         "/PUT/recipients/\\*/suppression$",
         "/DELETE/recipients/\\*/suppression$",
         "/GET/suppressions$",

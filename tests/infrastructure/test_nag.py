@@ -25,6 +25,7 @@ EXPECTED_ACKNOWLEDGMENTS = {
     "Ingest/Role": {"AwsSolutions-IAM5[Resource::*]"},
     "Ingest/Function": {"AwsSolutions-L1"},
     "WebhookApi/Api/Default/recipients/{address}/GET": {"AwsSolutions-COG4"},
+    "WebhookApi/Api/Default/messages/GET": {"AwsSolutions-COG4"},
     "Publisher/Role": {"AwsSolutions-IAM5[Resource::*]"},
     "Publisher/Function": {"AwsSolutions-L1"},
     "Publisher/OnFailureQueue": {"AwsSolutions-SQS3"},

@@ -90,13 +90,24 @@ def test_the_recipient_route_needs_iam_authorization_and_its_path_parameter(temp
     assert properties["Integration"]["Type"] == "AWS_PROXY"
 
 
+def test_the_api_data_route_needs_iam_authorization_and_its_query_parameter(template: Template) -> None:
+    properties = method(template, "GET", contract.MESSAGES_BY_API_DATA_PATH)["Properties"]
+    lookup = method(template, "GET", contract.MESSAGE_LOOKUP_PATH)["Properties"]
+    validator_id, _ = only(template, "AWS::ApiGateway::RequestValidator")
+
+    assert properties["AuthorizationType"] == "AWS_IAM"
+    assert properties["RequestParameters"] == {"method.request.querystring.api_data": True}
+    assert properties["RequestValidatorId"] == {"Ref": validator_id}
+    assert properties["Integration"] == lookup["Integration"]
+
+
 def test_no_other_methods_exist(template: Template) -> None:
     methods = {
         body["Properties"]["HttpMethod"]
         for body in template.find_resources("AWS::ApiGateway::Method").values()
     }
     assert methods == {"POST", "GET", "PUT", "DELETE"}
-    assert len(template.find_resources("AWS::ApiGateway::Method")) == 6
+    assert len(template.find_resources("AWS::ApiGateway::Method")) == 7
 
 
 def test_stage_throttles_logs_and_measures(template: Template, settings: StageSettings) -> None:

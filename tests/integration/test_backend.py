@@ -27,8 +27,11 @@ def test_its_environment_points_a_plain_client_and_the_settings_at_its_table(
     ttl = client.describe_time_to_live(TableName=settings.table_name)["TimeToLiveDescription"]
 
     assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
-    indexes = [index["IndexName"] for index in table["GlobalSecondaryIndexes"]]
-    assert indexes == [contract.RECIPIENT_INDEX, contract.SUPPRESSED_INDEX]
+    assert {index["IndexName"] for index in table["GlobalSecondaryIndexes"]} == {
+        contract.RECIPIENT_INDEX,
+        contract.SUPPRESSED_INDEX,
+        contract.API_DATA_INDEX,
+    }
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", contract.TTL_ATTRIBUTE)
 
 

@@ -265,7 +265,7 @@ def test_the_list_refuses_a_bad_limit_or_cursor(service: Service) -> None:
     for query in [*queries, *(f"cursor={cursor}" for cursor in crafted)]:
         reply = service.api.call("GET", f"/suppressions?{query}")
         assert reply.status == 400, query
-        assert reply.body["error"] == "invalid_request"
+        assert reply.body["error"] == "invalid_query"
 
 
 def test_a_bounce_deleted_by_ttl_unsuppresses_its_address_once(service: Service) -> None:

@@ -16,6 +16,7 @@ from cmc_webhooks.errors import StorageUnavailable
 from cmc_webhooks.handlers import api
 from tests.conftest import SEED_FIXTURES, load_fixture
 from tests.integration.conftest import DYNAMODB_BACKENDS, Api, api_for
+from tests.unit.memory_store import MemoryStore
 
 WEBHOOK = contract.WEBHOOK_PATH
 SEED_MESSAGE = "031a32d4-06cd-b1ae-9526-011c0b9f1296@example.com"
@@ -276,15 +277,9 @@ def test_unknown_message_is_a_json_404(api_client: Api) -> None:
 
 
 def test_when_the_store_refuses_the_answer_is_503_never_200(api_client: Api) -> None:
-    class RefusingStore:
+    class RefusingStore(MemoryStore):
         def write(self, items: object) -> None:
             raise StorageUnavailable("the event store refused the write; try again")
-
-        def message_events(self, message_id: str) -> list[Any]:
-            return []
-
-        def recipient_events(self, recipient_key: str, *, limit: int) -> list[Any]:
-            return []
 
     reply = api_client.with_store(RefusingStore()).post_json(load_fixture("seed_deliveries_queued"))
     assert reply.status == 503

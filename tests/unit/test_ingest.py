@@ -78,10 +78,10 @@ def test_created_is_read_in_the_configured_zone_and_keyed_in_utc() -> None:
     [ny] = build(document, new_york).items
 
     assert tokyo["occurred_at"] == "2023-01-25T14:03:06+09:00"
-    assert tokyo["sk"].startswith("EVENT#2023-01-25T05:03:06Z#")
+    assert tokyo["sk"].startswith("EVENT#user@example.jp#2023-01-25T05:03:06Z#")
     assert utc["occurred_at"] == "2023-01-25T14:03:06+00:00"
     assert ny["occurred_at"] == "2023-01-25T14:03:06-05:00"
-    assert ny["sk"].startswith("EVENT#2023-01-25T19:03:06Z#")
+    assert ny["sk"].startswith("EVENT#user@example.jp#2023-01-25T19:03:06Z#")
 
 
 def test_a_bounce_record_makes_the_status_bounced_and_keeps_its_code() -> None:

@@ -15,17 +15,16 @@ ADDRESS = "user@example.jp"
 
 
 class Events:
+    """The events the tracker reads: every event of an address."""
+
     def __init__(self, *items: StoredItem) -> None:
         self.items = list(items)
         self.reads = 0
 
-    def message_events(self, message_id: str) -> list[StoredItem]:
-        raise AssertionError("not read by the tracker")
-
-    def recipient_events(self, recipient_key: str, *, limit: int) -> list[StoredItem]:
+    def recipient_all(self, recipient_key: str) -> list[StoredItem]:
         self.reads += 1
         found = [item for item in self.items if item.get("recipient_key") == recipient_key]
-        return sorted(found, key=lambda item: item["sk"], reverse=True)[:limit]
+        return sorted(found, key=lambda item: item["sk"])
 
 
 class Store:

@@ -5,7 +5,6 @@ through both lookups and through the publisher's event builder as strict JSON.""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -19,32 +18,11 @@ from cmc_webhooks.handlers.api import make_handler
 from cmc_webhooks.logic.auth import CredentialSet
 from cmc_webhooks.logic.lookup import lookup_message, lookup_recipient
 from cmc_webhooks.logic.publish import event_detail
-from cmc_webhooks.models.store import StoredItem
 from cmc_webhooks.settings import IngestSettings
 from cmc_webhooks.wiring import ApiDependencies
+from tests.unit.memory_store import MemoryStore
 
 SETTINGS = IngestSettings.from_env({"CMC_TABLE_NAME": "events", "CMC_MAX_RECORDS_PER_REQUEST": "50"})
-
-
-class MemoryStore:
-    """The event store as a dict: what DynamoDB would hold, by key."""
-
-    def __init__(self) -> None:
-        self.items: dict[tuple[str, str], StoredItem] = {}
-
-    def write(self, items: Sequence[StoredItem]) -> None:
-        for item in items:
-            self.items[(item["message_id"], item["sk"])] = item
-
-    def message_events(self, message_id: str) -> list[StoredItem]:
-        found = [
-            item for (pk, sk), item in self.items.items() if pk == message_id and sk.startswith("EVENT#")
-        ]
-        return sorted(found, key=lambda item: item["sk"])
-
-    def recipient_events(self, recipient_key: str, *, limit: int) -> list[StoredItem]:
-        found = [item for item in self.items.values() if item.get("recipient_key") == recipient_key]
-        return sorted(found, key=lambda item: item["sk"], reverse=True)[:limit]
 
 
 # Text from the whole of Unicode, lone surrogates included (JSON carries them as `\ud800` escapes).

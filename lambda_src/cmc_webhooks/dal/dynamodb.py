@@ -21,7 +21,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cmc_webhooks import contract
 from cmc_webhooks.errors import StorageUnavailable
 from cmc_webhooks.logic.identity import normalize_address
-from cmc_webhooks.models.store import StoredItem
+from cmc_webhooks.logic.lookup import ItemPage
+from cmc_webhooks.models.store import StoredItem, recipient_group
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -44,6 +45,44 @@ BACKOFF_BASE_SECONDS = 0.05
 BACKOFF_CAP_SECONDS = 2.0
 
 AttributeValue = dict[str, Any]
+
+
+# What a recipient's current status, and its suppression, are derived from (logic/status.py,
+# logic/suppression.py): the rest of a recipient cut at a page's end, a recipient's whole history.
+STATUS_ATTRIBUTES = ("message_id", "sk", "event_type", "status", "occurred_at", "recipient", "recipient_key")
+SUPPRESSION_ATTRIBUTES = (*STATUS_ATTRIBUTES, "bounce_type", "bounce_category")
+
+
+def projected(query: dict[str, Any], attributes: Sequence[str]) -> dict[str, Any]:
+    """`query` returning only `attributes` (named by placeholders: `status` is a reserved word)."""
+    names = {f"#p{number}": name for number, name in enumerate(attributes)}
+    return {
+        **query,
+        "ProjectionExpression": ", ".join(names),
+        "ExpressionAttributeNames": {**query["ExpressionAttributeNames"], **names},
+    }
+
+
+def _keyed(partition: str, value: str, sort: str, condition: str, bound: str | None) -> dict[str, Any]:
+    """A query of one partition; with `bound`, `condition` (on #sk and :sk) narrows it."""
+    query: dict[str, Any] = {
+        "KeyConditionExpression": "#pk = :pk",
+        "ExpressionAttributeNames": {"#pk": partition},
+        "ExpressionAttributeValues": {":pk": {"S": value}},
+    }
+    if bound is not None and condition:
+        query["KeyConditionExpression"] += f" AND {condition}"
+        query["ExpressionAttributeNames"]["#sk"] = sort
+        query["ExpressionAttributeValues"][":sk"] = {"S": bound}
+    return query
+
+
+def _group_after(partition: str, value: str, sort: str, after: str) -> dict[str, Any]:
+    """The sort keys from `after` to the end of its recipient's group (`<...>#`: every key of the group
+    sorts below the group with `$`, the character after `#`). `after` itself comes back too."""
+    query = _keyed(partition, value, sort, "#sk BETWEEN :sk AND :end", after)
+    query["ExpressionAttributeValues"][":end"] = {"S": recipient_group(after)[:-1] + "$"}
+    return query
 
 
 def from_attribute(value: AttributeValue) -> str | int:
@@ -117,25 +156,72 @@ class DynamoDBEventStore:
             self._sleep(random.uniform(backoff / 2, backoff))  # noqa: S311 - jitter, not crypto
         raise StorageUnavailable(f"{len(requests)} items stayed unprocessed after retries; try again")
 
-    def message_events(self, message_id: str) -> list[StoredItem]:
-        return self._query(
-            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
-            ExpressionAttributeNames={"#pk": contract.PARTITION_KEY, "#sk": contract.SORT_KEY},
-            ExpressionAttributeValues={
-                ":pk": {"S": message_id},
-                ":prefix": {"S": contract.EVENT_SORT_KEY_PREFIX},
-            },
+    # Pages resume by key condition (the sort key after the last one read), not ExclusiveStartKey: the
+    # same read in DynamoDB, and a cursor of one key.
+    def message_page(self, message_id: str, *, after: str | None, limit: int) -> ItemPage:
+        if after is None:
+            condition, value = "begins_with(#sk, :sk)", contract.EVENT_SORT_KEY_PREFIX
+        else:  # a message's partition holds only events
+            condition, value = "#sk > :sk", after
+        return self._page(
+            limit, **_keyed(contract.PARTITION_KEY, message_id, contract.SORT_KEY, condition, value)
         )
 
-    def recipient_events(self, recipient_key: str, *, limit: int) -> list[StoredItem]:
-        return self._query(
-            IndexName=contract.RECIPIENT_INDEX,
-            KeyConditionExpression="#pk = :pk",
-            ExpressionAttributeNames={"#pk": contract.RECIPIENT_INDEX_PARTITION_KEY},
-            ExpressionAttributeValues={":pk": {"S": recipient_key}},
-            ScanIndexForward=False,
-            PaginationConfig={"MaxItems": limit},
+    def message_group_rest(self, message_id: str, after: str) -> list[StoredItem]:
+        query = _group_after(contract.PARTITION_KEY, message_id, contract.SORT_KEY, after)
+        found = self._query(**projected(query, STATUS_ATTRIBUTES))
+        return [
+            item
+            for item in found
+            if item["sk"] != after and recipient_group(item["sk"]) == recipient_group(after)
+        ]
+
+    def recipient_page(self, recipient_key: str, *, after: str | None, limit: int) -> ItemPage:
+        query = _keyed(
+            contract.RECIPIENT_INDEX_PARTITION_KEY, recipient_key, contract.SORT_KEY, "#sk < :sk", after
         )
+        return self._page(limit, IndexName=contract.RECIPIENT_INDEX, ScanIndexForward=False, **query)
+
+    def recipient_all(self, recipient_key: str) -> list[StoredItem]:
+        query = _keyed(contract.RECIPIENT_INDEX_PARTITION_KEY, recipient_key, contract.SORT_KEY, "", None)
+        return self._query(IndexName=contract.RECIPIENT_INDEX, **projected(query, SUPPRESSION_ATTRIBUTES))
+
+    def api_data_page(self, key: str, *, after: str | None, limit: int) -> ItemPage:
+        query = _keyed(
+            contract.API_DATA_INDEX_PARTITION_KEY, key, contract.API_DATA_INDEX_SORT_KEY, "#sk > :sk", after
+        )
+        return self._page(limit, IndexName=contract.API_DATA_INDEX, **query)
+
+    def api_data_group_rest(self, key: str, after: str) -> list[StoredItem]:
+        query = _group_after(
+            contract.API_DATA_INDEX_PARTITION_KEY, key, contract.API_DATA_INDEX_SORT_KEY, after
+        )
+        found = self._query(IndexName=contract.API_DATA_INDEX, **query)
+        group = recipient_group(after)
+        return [
+            item
+            for item in found
+            if item["api_data_sk"] != after and recipient_group(item["api_data_sk"]) == group
+        ]
+
+    def _page(self, limit: int, **query: Any) -> ItemPage:
+        """Up to `limit` items, in as many calls as DynamoDB's 1 MB a call takes, but no more once they
+        hold a page's worth of bytes."""
+        items: list[StoredItem] = []
+        size = 0
+        try:
+            while True:
+                response = self.client.query(TableName=self.table_name, Limit=limit - len(items), **query)
+                for raw in response.get("Items", []):
+                    item = cast(dict[str, AttributeValue], raw)
+                    items.append(deserialize(item))
+                    size += sum(len(name) + len(str(value)) for name, value in item.items())
+                last = response.get("LastEvaluatedKey")
+                if not last or len(items) >= limit or size >= contract.PAGE_MAX_BYTES:
+                    return ItemPage(items, more=bool(last))
+                query["ExclusiveStartKey"] = last
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageUnavailable("the event store could not be read; try again") from exc
 
     def _query(self, **query: Any) -> list[StoredItem]:
         items: list[StoredItem] = []

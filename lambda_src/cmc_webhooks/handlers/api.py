@@ -29,6 +29,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from cmc_webhooks import contract, errors
+from cmc_webhooks.handlers import pages_routes
 from cmc_webhooks.handlers.suppression_routes import router as suppression_router
 from cmc_webhooks.logic.lookup import lookup_message, lookup_recipient
 from cmc_webhooks.logic.receive import WebhookRequest, receive_webhook
@@ -39,6 +40,7 @@ Metric = contract.Metric
 CMC_EVENT_TYPES = frozenset(kind.event_type for kind in contract.PUBLISHABLE_KINDS.values())
 HTTP_STATUS: dict[type[errors.WebhookError], HTTPStatus] = {
     errors.InvalidEnvelope: HTTPStatus.BAD_REQUEST,
+    errors.InvalidQuery: HTTPStatus.BAD_REQUEST,
     errors.Unauthorized: HTTPStatus.UNAUTHORIZED,
     errors.MessageNotFound: HTTPStatus.NOT_FOUND,
     errors.PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
@@ -127,11 +129,14 @@ def receive() -> dict[str, int]:
 @app.get(
     contract.MESSAGE_LOOKUP_PATH.replace("{message_id}", "<message_id>"),
     summary="A message's events and each recipient's current status",
-    responses=_responses(MessageHistory, HTTPStatus.NOT_FOUND, HTTPStatus.SERVICE_UNAVAILABLE),
+    responses=_responses(
+        MessageHistory, HTTPStatus.BAD_REQUEST, HTTPStatus.NOT_FOUND, HTTPStatus.SERVICE_UNAVAILABLE
+    ),
 )
 def get_message(message_id: str) -> dict[str, Any]:
     # API Gateway passes a path parameter as the client sent it, percent-encoded: decoded once, here.
-    history = lookup_message(dependencies().store, unquote(message_id))
+    paging = pages_routes.page_arguments(app.current_event)
+    history = lookup_message(dependencies().store, unquote(message_id), **paging)
     metrics.add_metric(name=Metric.MESSAGE_LOOKUPS, unit=MetricUnit.Count, value=1)
     return history.model_dump()
 
@@ -139,20 +144,25 @@ def get_message(message_id: str) -> dict[str, Any]:
 @app.get(
     contract.RECIPIENT_LOOKUP_PATH.replace("{address}", "<address>"),
     summary="An address's events and whether it is suppressed",
-    responses=_responses(RecipientHistory, HTTPStatus.SERVICE_UNAVAILABLE),
+    responses=_responses(RecipientHistory, HTTPStatus.BAD_REQUEST, HTTPStatus.SERVICE_UNAVAILABLE),
 )
 def get_recipient(address: str) -> dict[str, Any]:
     deps = dependencies()
     settings = deps.settings
+    paging = pages_routes.page_arguments(app.current_event)
     history = lookup_recipient(
         deps.store,
         unquote(address),
         settings.suppression_policy,
         deps.suppressions,
         recipient_index=settings.recipient_index,
+        **paging,
     )
     metrics.add_metric(name=Metric.RECIPIENT_LOOKUPS, unit=MetricUnit.Count, value=1)
     return history.model_dump()
+
+
+app.include_router(pages_routes.router)
 
 
 def _error_response(status: HTTPStatus, code: str, message: str, headers: dict[str, str]) -> Response[str]:

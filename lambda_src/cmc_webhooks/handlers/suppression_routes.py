@@ -18,7 +18,8 @@ from pydantic import BaseModel, ValidationError
 
 from cmc_webhooks import contract
 from cmc_webhooks.errors import Forbidden, InvalidRequest
-from cmc_webhooks.logic.suppressions import DecisionService, list_suppressed, page_limit
+from cmc_webhooks.logic.lookup import page_limit
+from cmc_webhooks.logic.suppressions import DecisionService, list_suppressed
 from cmc_webhooks.models.suppression import LiftRequest, SuppressRequest
 from cmc_webhooks.wiring import ApiDependencies
 

@@ -25,9 +25,8 @@ from cmc_webhooks import contract
 from cmc_webhooks.dal.dynamodb import DynamoDBEventStore
 from cmc_webhooks.dal.eventbridge import EventBridgePublisher
 from cmc_webhooks.dal.suppressions import DynamoDBSuppressionStore, stream_entry
-from cmc_webhooks.logic.lookup import EventReader
 from cmc_webhooks.logic.publish import EventPublisher
-from cmc_webhooks.logic.suppressions import SuppressionStore, track
+from cmc_webhooks.logic.suppressions import AddressEvents, SuppressionStore, track
 from cmc_webhooks.settings import TrackerSettings
 
 logger = Logger(service=contract.SERVICE_NAME)
@@ -38,7 +37,7 @@ tracer = Tracer(service=contract.SERVICE_NAME, patch_modules=contract.TRACED_MOD
 @dataclass(frozen=True)
 class TrackerDependencies:
     settings: TrackerSettings
-    events: EventReader
+    events: AddressEvents
     store: SuppressionStore
     publisher: EventPublisher
 

@@ -30,7 +30,14 @@ from cmc_webhooks.logic.identity import (
 from cmc_webhooks.logic.storage import StoragePolicy
 from cmc_webhooks.logic.text import REPAIRED, has_lone_surrogate, without_lone_surrogates
 from cmc_webhooks.models.cmc import KNOWN_FIELDS, RECORD_TYPES, WebhookEnvelope
-from cmc_webhooks.models.store import StoredItem, extra_problem, key_problem, size_problem
+from cmc_webhooks.models.store import (
+    StoredItem,
+    event_sort_key,
+    extra_problem,
+    index_api_data,
+    key_problem,
+    size_problem,
+)
 
 BOUNCED = "bounced"
 # A quarantined record keeps at most this much of its JSON (4 bytes a character at most: it fits).
@@ -202,11 +209,13 @@ class _ItemBuilder:
         self.quarantine_partition = contract.QUARANTINE_PARTITION_PREFIX + received_utc.date().isoformat()
         self.repaired = False  # whether the record at hand had text that had to be repaired
 
-    def _event_item(self, event_type: str, message_id: str, sk_time: str, eid: str) -> StoredItem:
+    def _event_item(
+        self, event_type: str, message_id: str, recipient_key: str, sk_time: str, eid: str
+    ) -> StoredItem:
         """The attributes every event item has."""
         item: StoredItem = {
             "message_id": message_id,
-            "sk": f"{contract.EVENT_SORT_KEY_PREFIX}{sk_time}#{eid}",
+            "sk": event_sort_key(recipient_key, sk_time, eid),
             "kind": "event",
             "event_id": eid,
             "event_type": event_type,
@@ -254,7 +263,7 @@ class _ItemBuilder:
         eid = event_key(
             event_type, self.server_composition, message_id, recipient_key, status, occurred_utc, reason
         )
-        item = self._event_item(event_type, message_id, occurred_utc, eid)
+        item = self._event_item(event_type, message_id, recipient_key, occurred_utc, eid)
         item["occurred_at"] = occurred_at
         item["message_id_raw"] = record["messageId"]
         item["recipient"] = recipient
@@ -276,6 +285,7 @@ class _ItemBuilder:
             batch.with_unknown_fields += 1
         if bounce or status in FAILURE_STATUSES:
             _classify_into(item, bounce_code=item.get("bounce_code"))
+        index_api_data(item)
         # The model bounds every known field, so that only the keys and the unknown fields can overflow.
         if problem := key_problem(item) or extra_problem(item):
             self.add_quarantine(batch, event_type, record, problem)
@@ -296,7 +306,9 @@ class _ItemBuilder:
         except (ValueError, OverflowError):
             occurred_at, occurred_utc = "", ""
         eid = content_id(event_type, self.server_composition, canonical_json(record))
-        item = self._event_item(event_type, message_id, occurred_utc or "unknown-time", eid)
+        to = record.get("to")
+        recipient_key = normalize_address(to) if isinstance(to, str) and to else ""
+        item = self._event_item(event_type, message_id, recipient_key, occurred_utc or "unknown-time", eid)
         item["message_id_raw"] = raw_id or ""
         item["raw"] = _dumps(record)
         if occurred_at:
@@ -306,7 +318,7 @@ class _ItemBuilder:
             if isinstance(value, str) and value:
                 item[attribute] = value  # type: ignore[literal-required]
         if "recipient" in item:
-            item["recipient_key"] = normalize_address(item["recipient"])
+            item["recipient_key"] = recipient_key
         _classify_into(item, bounce_code=item.get("status"))
         # Unbounded: stored unless DynamoDB would refuse it, which would sink the whole request.
         if problem := key_problem(item) or size_problem(item):

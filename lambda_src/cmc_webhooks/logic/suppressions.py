@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from cmc_webhooks import contract
-from cmc_webhooks.errors import InvalidRequest
+from cmc_webhooks.errors import InvalidQuery, InvalidRequest
 from cmc_webhooks.logic.identity import normalize_address
-from cmc_webhooks.logic.lookup import EventReader, decision_view, state_view
+from cmc_webhooks.logic.lookup import decision_view, state_view
 from cmc_webhooks.logic.publish import EventPublisher
 from cmc_webhooks.logic.suppression import (
     NOT_SUPPRESSED,
@@ -55,6 +55,11 @@ class StateRecord:
     version: int
     changes: int  # how many times it turned suppressed or unsuppressed
     state_change: str | None = None  # set by the write that turned it (contract.STATE_CHANGES)
+
+
+class AddressEvents(Protocol):
+    def recipient_all(self, recipient_key: str) -> list[StoredItem]:
+        """Every event of one recipient (normalized address), oldest first."""
 
 
 class SuppressionStore(Protocol):
@@ -98,9 +103,9 @@ def _in_key_order(items: Iterable[StoredItem]) -> list[StoredItem]:
     return [unique[key] for key in sorted(unique, key=lambda key: (key[1], key[0]))]
 
 
-def newest_events(events: EventReader, address: str) -> list[StoredItem]:
-    """What the view reads of an address's events (one Query of the recipient index)."""
-    return events.recipient_events(address, limit=contract.RECIPIENT_EVENTS_LIMIT)
+def newest_events(events: AddressEvents, address: str) -> list[StoredItem]:
+    """What the view reads of an address's events (the recipient index, every event)."""
+    return events.recipient_all(address)
 
 
 def compute_state(
@@ -120,7 +125,7 @@ def compute_state(
 
 @dataclass(frozen=True)
 class DecisionService:
-    events: EventReader
+    events: AddressEvents
     store: SuppressionStore
     policy: SuppressionPolicy
 
@@ -200,20 +205,12 @@ def decode_cursor(cursor: str) -> str:
     try:
         after = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["after"]
     except (binascii.Error, ValueError, TypeError, KeyError) as exc:
-        raise InvalidRequest(BAD_CURSOR) from exc
+        raise InvalidQuery(BAD_CURSOR) from exc
     if not (
         isinstance(after, str) and after and fits_partition_key(contract.SUPPRESSION_PARTITION_PREFIX + after)
     ):
-        raise InvalidRequest(BAD_CURSOR)
+        raise InvalidQuery(BAD_CURSOR)
     return after
-
-
-def page_limit(text: str | None) -> int:
-    if text is None:
-        return contract.SUPPRESSIONS_PAGE_DEFAULT
-    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= contract.SUPPRESSIONS_PAGE_MAX):
-        raise InvalidRequest(f"limit: a number from 1 to {contract.SUPPRESSIONS_PAGE_MAX}")
-    return int(text)
 
 
 def list_suppressed(store: SuppressionStore, *, limit: int, cursor: str | None) -> SuppressionPage:
@@ -295,7 +292,7 @@ class _Batch:
 def track(
     entries: Sequence[tuple[str, StreamEntry]],
     *,
-    events: EventReader,
+    events: AddressEvents,
     store: SuppressionStore,
     policy: SuppressionPolicy,
     publisher: EventPublisher,

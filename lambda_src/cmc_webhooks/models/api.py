@@ -37,9 +37,13 @@ class RecipientStatus(BaseModel):
 
 
 class MessageHistory(BaseModel):
+    """One page of a message: its events by recipient, then oldest first; each recipient whose events
+    begin on this page, with the status all its events decide."""
+
     message_id: str
     recipients: list[RecipientStatus]
-    events: list[EventView]  # oldest first
+    events: list[EventView]
+    next_cursor: str | None = None  # the next page's `cursor`; None on the last page
 
 
 class RecipientHistory(BaseModel):
@@ -51,7 +55,21 @@ class RecipientHistory(BaseModel):
         None  # the same, with what caused it: an event, a decision and who made it
     )
     decisions: list[DecisionView] = []  # manual suppress and lift decisions, newest first
-    events: list[EventView]  # newest first
+    events: list[EventView]  # newest first, one page of them
+    next_cursor: str | None = None
+
+
+class MessageStatuses(BaseModel):
+    message_id: str
+    recipients: list[RecipientStatus]
+
+
+class ApiDataPage(BaseModel):
+    """One page of the messages whose events carry an apiData."""
+
+    api_data: str
+    messages: list[MessageStatuses]
+    next_cursor: str | None = None
 
 
 class ErrorBody(BaseModel):

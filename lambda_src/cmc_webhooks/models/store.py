@@ -6,6 +6,7 @@ them; mypy checks their shape.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Literal, Required, TypedDict
 
 from cmc_webhooks import contract
@@ -15,7 +16,7 @@ ItemKind = Literal["event", "quarantine"]
 
 class StoredItem(TypedDict, total=False):
     message_id: Required[str]  # partition key: messageId without <>, or quarantine#<day>
-    sk: Required[str]  # EVENT#<occurred UTC>#<event_id> or QUARANTINE#<event_id>
+    sk: Required[str]  # EVENT#<recipient_key>#<occurred UTC>#<event_id> or QUARANTINE#<event_id>
     kind: Required[ItemKind]
     event_id: Required[str]  # hash of the record's content: the same record, the same id
     event_type: Required[str]  # deliveries | bounces | anything else CMC sends, as sent
@@ -31,6 +32,8 @@ class StoredItem(TypedDict, total=False):
     subject: str
     reason: str
     api_data: str
+    api_data_key: str  # by_api_data index, only when api_data is non-empty: api_data_key(api_data)
+    api_data_sk: str  # by_api_data index sort key: api_data_sort_key(message_id, sk)
     bounce_code: str  # CMC's bounce code, bounces only
     sender_ip: str
     source_ip: str
@@ -61,10 +64,61 @@ def classification_of(item: StoredItem) -> dict[str, str | None] | None:
     return {name: item.get(name) for name in CLASSIFICATION_ATTRIBUTES}  # type: ignore[misc]
 
 
+def utf8_size(value: str) -> int:
+    return len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
+
+
 def fits_partition_key(value: str) -> bool:
     """DynamoDB takes a partition key value of 1 to PARTITION_KEY_MAX_BYTES bytes of UTF-8."""
-    size = len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
-    return 0 < size <= contract.PARTITION_KEY_MAX_BYTES
+    return 0 < utf8_size(value) <= contract.PARTITION_KEY_MAX_BYTES
+
+
+def event_sort_key(recipient_key: str, occurred_utc: str, event_id: str) -> str:
+    """A message's events by recipient, then time. Neither the time nor the id holds a `#`, so the
+    recipient key is what lies between the prefix and the last two `#`; a recipient key too long for
+    DynamoDB's sort key (no real address is) stands there as its SHA-256."""
+    if utf8_size(recipient_key) > RECIPIENT_IN_SORT_KEY_MAX_BYTES:
+        recipient_key = "sha256:" + hashlib.sha256(recipient_key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{contract.EVENT_SORT_KEY_PREFIX}{recipient_key}#{occurred_utc}#{event_id}"
+
+
+def recipient_group(sort_key: str) -> str:
+    """The part of an event's sort key that one recipient's events share: `EVENT#<recipient_key>#`."""
+    return sort_key.rsplit("#", 2)[0] + "#"
+
+
+def api_data_key(api_data: str) -> str:
+    """The by_api_data partition key of a value: the value itself when DynamoDB takes it as a key."""
+    if fits_partition_key(api_data):
+        return api_data
+    return "sha256:" + hashlib.sha256(api_data.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def message_digest(message_id: str) -> str:
+    """A short fixed-size stand-in for a message id (which may be ~1,000 characters) in a sort key."""
+    return hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()[
+        : contract.MESSAGE_DIGEST_CHARS
+    ]
+
+
+def api_data_sort_key(message_id: str, sort_key: str) -> str:
+    """By message, then as the message's own sort key: by recipient, then time."""
+    return f"{message_digest(message_id)}#{sort_key}"
+
+
+def index_api_data(item: StoredItem) -> None:
+    """Put an event that carries an apiData in the by_api_data index (an item without one stays out)."""
+    if api_data := item.get("api_data"):
+        item["api_data_key"] = api_data_key(api_data)
+        item["api_data_sk"] = api_data_sort_key(item["message_id"], item["sk"])
+
+
+# The longest event sort key leaves room for api_data_sort_key's digest and `#` within DynamoDB's limit:
+# the prefix, the recipient, `#`, a time (at most 20 characters), `#` and the 32-digit event id.
+EVENT_SORT_KEY_MAX_BYTES = contract.SORT_KEY_MAX_BYTES - contract.MESSAGE_DIGEST_CHARS - 1
+RECIPIENT_IN_SORT_KEY_MAX_BYTES = (
+    EVENT_SORT_KEY_MAX_BYTES - len(contract.EVENT_SORT_KEY_PREFIX) - 1 - 20 - 1 - 32
+)
 
 
 # What DynamoDB takes. An item is at most 400 KB; leave room for its per-attribute overhead.
