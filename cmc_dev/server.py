@@ -29,6 +29,7 @@ from cmc_dev.fanout import running_fanout
 from cmc_dev.gateway import match_resource, response_parts, rest_proxy_event
 from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_dev.local_function import local_dependencies
+from cmc_dev.spill import running_spill
 from cmc_webhooks import contract
 from cmc_webhooks.logic.auth import CredentialSet
 from cmc_webhooks.settings import DEFAULT_CMC_API_URL, IngestTunables
@@ -341,6 +342,7 @@ def serve(host: str, port: int) -> None:
     with (
         running_backend(recipient_index=index) as backend,
         running_fanout(backend, env=os.environ) as (fanout, _),
+        running_spill(backend, env=os.environ) as (spill, _),
     ):
         credentials = local_credentials(os.environ)
         dependencies = local_dependencies(os.environ, credentials)
@@ -362,6 +364,8 @@ def serve(host: str, port: int) -> None:
         print(
             f"  Bounces and failures are published to the event bus {fanout.bus_name}; each event that\n"
             "  reaches the local subscriber queue is printed as a line `subscriber-event {...}`.\n"
+            f"  A webhook the table refuses waits in the spill queue {spill.queue_url.rsplit('/', 1)[-1]}\n"
+            "  until the local drain stores it.\n"
         )
         print(auth_banner(credentials) + "\n")
         print(try_it(base_url, backend, credentials), flush=True)

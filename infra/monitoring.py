@@ -41,6 +41,7 @@ REFUSAL_METRICS = (
     contract.Metric.AUTH_FAILURES,
     contract.Metric.REQUESTS_REFUSED,
     contract.Metric.STORAGE_FAILURES,
+    contract.Metric.WEBHOOKS_SPILLED,
 )
 PUBLISHER_METRICS = (contract.Metric.EVENTS_PUBLISHED, contract.Metric.EVENTS_PUBLISH_FAILED)
 
@@ -153,6 +154,13 @@ class Monitoring(Construct):
             service_metric(contract.Metric.STORAGE_FAILURES),
             description="The ingest function answered 503: DynamoDB refused writes after retries, or the "
             "credentials secret could not be read. CMC retries; nothing was acknowledged unstored",
+        )
+        self._alarm(
+            contract.Metric.WEBHOOKS_SPILLED,
+            service_metric(contract.Metric.WEBHOOKS_SPILLED),
+            description="DynamoDB refused a webhook's writes after retries; it waits in the spill queue "
+            "and the drain stores it once the table takes writes again. Nothing is lost, but lookups "
+            "and published bounces lag until then (docs/reliability.md)",
         )
         self.dashboard = self._dashboard(api_stage, ingest, publisher, dead_letter_queues)
 

@@ -23,6 +23,7 @@ def queue(
     removal_policy: RemovalPolicy,
     dead_letter_queue: sqs.DeadLetterQueue | None = None,
     is_dead_letter_queue: bool = False,
+    visibility_timeout: Duration | None = None,
 ) -> sqs.Queue:
     """A queue that redrives into `dead_letter_queue`, or (`is_dead_letter_queue`) is one itself."""
     return sqs.Queue(
@@ -35,4 +36,5 @@ def queue(
         removal_policy=removal_policy,
         dead_letter_queue=dead_letter_queue,
         redrive_allow_policy=DEAD_LETTER_QUEUE if is_dead_letter_queue else None,
+        visibility_timeout=visibility_timeout,
     )

@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from cmc_webhooks.settings import IngestSettings
 from infra.data_key import DataKey
 from infra.event_bus import EventBus
 from infra.event_store import EventStore
@@ -14,6 +15,7 @@ from infra.ingest_function import IngestFunction
 from infra.monitoring import Monitoring, WatchedQueue
 from infra.reconciliation import Reconciliation
 from infra.settings import StageSettings
+from infra.spill import Spill
 from infra.stream_publisher import StreamPublisher
 from infra.subscribers import Subscribers
 from infra.suppression_tracker import SuppressionTracker, add_suppressed_index, grant_decisions
@@ -57,6 +59,11 @@ class CmcWebhooksStack(Stack):
         add_suppressed_index(store.table)
         grant_decisions(store.table, ingest.function)
         auth.grant_read(ingest.function)
+        spill = Spill(self, "Spill", settings=settings, store=store, encryption_key=key)
+        spill.grant_spill(ingest.function, ingest.role)
+        spill_names = IngestSettings.model_fields
+        ingest.function.add_environment(str(spill_names["spill_queue_url"].alias), spill.queue.queue_url)
+        ingest.function.add_environment(str(spill_names["spill_bucket_name"].alias), spill.bucket.bucket_name)
         api = WebhookApi(
             self,
             "WebhookApi",
@@ -100,6 +107,9 @@ class CmcWebhooksStack(Stack):
             ingest=ingest.function,
             publisher=publisher.function,
             dead_letter_queues=[
+                WatchedQueue(
+                    "SpillDeadLetterQueue", "the spill drain's dead-letter queue", spill.dead_letter_queue
+                ),
                 WatchedQueue(
                     "PublisherOnFailureQueue", "the publisher's on-failure queue", publisher.on_failure_queue
                 ),
@@ -202,6 +212,24 @@ class CmcWebhooksStack(Stack):
             "SuppressionTrackerOnFailureQueueUrl",
             value=tracker.on_failure_queue.queue_url,
             description="Stream records the suppression tracker could not handle (their stream location)",
+        )
+        CfnOutput(
+            self,
+            "SpillQueueUrl",
+            value=spill.queue.queue_url,
+            description="Webhooks the event table refused, waiting for the spill drain",
+        )
+        CfnOutput(
+            self,
+            "SpillDeadLetterQueueUrl",
+            value=spill.dead_letter_queue.queue_url,
+            description="Spilled webhooks the table kept refusing: redrive them to the spill queue",
+        )
+        CfnOutput(
+            self,
+            "SpillBucketName",
+            value=spill.bucket.bucket_name,
+            description="Spilled webhooks too big for a message",
         )
         CfnOutput(
             self,

@@ -3,7 +3,8 @@
 It forwards AWS JSON-protocol calls to moto and, as its policy says, answers some with
 DynamoDB throttling or 5xx, hands back part of a BatchWriteItem as UnprocessedItems (having
 stored only the rest), or fails some PutEvents entries (having published only the rest) --
-what AWS does under load, with a seeded random generator so a run can be repeated.
+what AWS does under load, with a seeded random generator so a run can be repeated; and it can throttle
+every BatchWriteItem for some seconds from the first one (an outage of the table's write capacity).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import http.client
 import json
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -27,6 +29,7 @@ class FaultPolicy:
     ddb_server_error: float = 0.0  # share answered 500 InternalServerError
     ddb_unprocessed: float = 0.0  # share of put requests handed back as UnprocessedItems
     events_entry_failure: float = 0.0  # share of PutEvents entries reported failed
+    ddb_outage_seconds: float = 0.0  # every BatchWriteItem answered ThrottlingException for this long
     seed: int = 7
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -47,6 +50,7 @@ class ChaosProxy:
     def __init__(self, upstream: str, policy: FaultPolicy) -> None:
         self.upstream = urlsplit(upstream)
         self.policy = policy
+        self.first_write: float | None = None  # the outage starts with the first BatchWriteItem
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -95,6 +99,10 @@ class ChaosProxy:
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         policy = self.policy
         if target == DDB + "BatchWriteItem":
+            self.first_write = self.first_write or time.monotonic()
+            if time.monotonic() - self.first_write < policy.ddb_outage_seconds:
+                policy.count("ddb_throttled_in_outage")
+                return _error(400, "com.amazonaws.dynamodb.v20120810#ThrottlingException", "Rate exceeded")
             if policy.roll(policy.ddb_throttle):
                 policy.count("ddb_throttled")
                 return _error(400, "com.amazonaws.dynamodb.v20120810#ThrottlingException", "Rate exceeded")

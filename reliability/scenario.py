@@ -23,11 +23,15 @@ from cmc_dev.backend import running_backend
 from cmc_dev.fanout import running_fanout
 from cmc_dev.local_function import local_dependencies
 from cmc_dev.server import local_defaults, make_http_server
+from cmc_dev.spill import SpillPoller, running_spill
 from cmc_webhooks import contract
 from reliability.chaos import ChaosProxy, FaultPolicy
 
 MAX_POST_ATTEMPTS = 8
 SETTLE_SECONDS = 3.0
+# Seconds before the drain gets a spilled webhook the table refused again: ten receives (the deployed
+# maxReceiveCount) outlast a fault run's outage, as 6 minutes' visibility does in AWS.
+SPILL_VISIBILITY_TIMEOUT = 5
 
 
 @dataclass
@@ -47,6 +51,8 @@ class Plan:
 class Result:
     posts: int = 0
     answers_5xx: int = 0
+    queued: int = 0  # answered 200 with "queued": spilled, stored later by the drain
+    spill_dead_letters: int = 0
     gave_up: int = 0
     unique_records: int = 0
     unique_bounces: int = 0
@@ -66,6 +72,10 @@ class Result:
     def problems(self) -> list[str]:
         """What went wrong: nothing lost, nothing stored twice, every bounce published (or in the DLQ)."""
         found = []
+        if self.answers_5xx:
+            found.append(f"{self.answers_5xx} POSTs were answered 5xx")
+        if self.spill_dead_letters:
+            found.append(f"{self.spill_dead_letters} spilled webhooks ended in the drain's dead-letter queue")
         if self.gave_up:
             found.append(f"{self.gave_up} POSTs were never accepted")
         if self.stored_events != self.unique_records:
@@ -119,11 +129,14 @@ class Sender:
                 "POST", contract.WEBHOOK_PATH, body=body, headers={"Content-Type": "application/json"}
             )
             response = self.connection.getresponse()
-            response.read()
+            answer = response.read()
             with self.lock:
                 self.result.posts += 1
             if response.status < 500:
                 assert response.status == 200, response.status
+                if json.loads(answer).get("queued"):
+                    with self.lock:
+                        self.result.queued += 1
                 return
             with self.lock:
                 self.result.answers_5xx += 1
@@ -185,6 +198,16 @@ class Collector(threading.Thread):
         return self.bodies
 
 
+def _drained(drain: SpillPoller, dead_letter_queue_url: str, deadline: float) -> int:
+    """Wait until the drain has stored every spilled webhook; the spilled webhooks dead-lettered instead."""
+    while drain.pending() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    attributes = drain.sqs.get_queue_attributes(
+        QueueUrl=dead_letter_queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])
+
+
 def run(plan: Plan) -> Result:
     result = Result(unique_records=plan.webhooks * plan.records)
     result.unique_bounces = _bounce_webhooks(plan) * plan.records
@@ -203,7 +226,16 @@ def run(plan: Plan) -> Result:
         ChaosProxy(backend.endpoint_url, plan.faults) as proxy,
     ):
         os.environ["AWS_ENDPOINT_URL"] = proxy.url  # the handlers' AWS calls go through the faults
-        with running_fanout(backend, env=os.environ, subscriber_out=None) as (fanout, poller):
+        os.environ["AWS_ENDPOINT_URL_S3"] = (
+            backend.endpoint_url
+        )  # the proxy forwards JSON-protocol calls only
+        with (
+            running_fanout(backend, env=os.environ, subscriber_out=None) as (fanout, poller),
+            running_spill(backend, env=os.environ, visibility_timeout=SPILL_VISIBILITY_TIMEOUT) as (
+                spill,
+                drain,
+            ),
+        ):
             from cmc_webhooks.handlers.api import make_handler  # noqa: PLC0415 - after the environment is set
 
             # Open, as `make local` runs: the faults are the store's and the bus's, not the credentials'.
@@ -228,9 +260,10 @@ def run(plan: Plan) -> Result:
 
             with ThreadPoolExecutor(max_workers=plan.senders) as pool:
                 list(pool.map(send, sends))
-            result.ingest_seconds = time.monotonic() - started
             server.shutdown()
             server.server_close()
+            result.spill_dead_letters = _drained(drain, spill.dead_letter_queue_url, deadline)
+            result.ingest_seconds = time.monotonic() - started
 
             poller.idle.clear()  # set again once a poll of the stream finds nothing new
             published = subscriber.settle(poller.idle, SETTLE_SECONDS, deadline)

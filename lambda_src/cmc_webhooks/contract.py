@@ -112,6 +112,8 @@ class Metric:
     EVENTS_PUBLISHED: Final = "EventsPublished"
     EVENTS_PUBLISH_FAILED: Final = "EventsPublishFailed"
     SUPPRESSION_CHANGES: Final = "SuppressionStatesWritten"
+    WEBHOOKS_SPILLED: Final = "WebhooksSpilled"  # the table refused, the spill queue took it
+    WEBHOOKS_DRAINED: Final = "WebhooksDrained"  # spilled webhooks the drain stored
     RECONCILE_FAILURES: Final = "ReconcileFailures"  # dates a run could not reconcile
     RECONCILE_WRITTEN: Final = "ReconcileWritten"  # events the webhooks had missed, stored by a run
     RECONCILE_API_REQUESTS: Final = "ReconcileApiRequests"
@@ -136,6 +138,12 @@ PUT_EVENTS_LIMIT: Final = 10
 # location goes to the on-failure queue.
 STREAM_BATCH_SIZE: Final = 100
 STREAM_RETRY_ATTEMPTS: Final = 5
+
+# --- Spill (docs/reliability.md) --------------------------------------------------------------
+# The spill queue -> drain mapping (deployed by infra/spill.py, emulated by `make local`): messages per
+# invocation, and how often a message is handed out before it moves to the drain's dead-letter queue.
+SPILL_BATCH_SIZE: Final = 10
+SPILL_MAX_RECEIVE_COUNT: Final = 10
 
 
 # The stream -> day counter mapping: newly inserted delivery events only.

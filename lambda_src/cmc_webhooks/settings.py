@@ -1,4 +1,4 @@
-"""Settings of the two functions: one typed model each, validated once from the environment.
+"""Settings of the functions: one typed model each, validated once from the environment.
 
 A field's alias is its environment variable; its default and bounds are declared here and nowhere
 else. The stage settings of the CDK app (infra/settings.py) derive from `IngestTunables` and
@@ -168,9 +168,28 @@ class IngestSettings(IngestTunables):
     # The Secrets Manager secret with the accepted webhook credentials (docs/security.md). Without
     # it every webhook is refused: only the dev server chooses to run open, by passing its own.
     auth_secret_name: str | None = Field(None, min_length=1, alias="CMC_AUTH_SECRET_NAME")
+    # Where a webhook goes when the table refuses it (docs/reliability.md); without them it gets 503.
+    spill_queue_url: str | None = Field(None, min_length=1, alias="CMC_SPILL_QUEUE_URL")
+    spill_bucket_name: str | None = Field(None, min_length=3, alias="CMC_SPILL_BUCKET_NAME")
+
+    @model_validator(mode="after")
+    def _spill_queue_and_bucket(self) -> Self:
+        if (self.spill_queue_url is None) != (self.spill_bucket_name is None):
+            raise ValueError("CMC_SPILL_QUEUE_URL and CMC_SPILL_BUCKET_NAME go together: set both or neither")
+        return self
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> IngestSettings:
+        return cls.model_validate(dict(env))
+
+
+class DrainSettings(IngestTunables):
+    """The spill drain's: the ingest function's tunables (its items must be the same), and the table."""
+
+    table_name: str = Field(min_length=3, alias="CMC_TABLE_NAME")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> DrainSettings:
         return cls.model_validate(dict(env))
 
 

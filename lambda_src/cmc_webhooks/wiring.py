@@ -14,10 +14,11 @@ from typing import Protocol
 
 from cmc_webhooks.dal.credentials import NoCredentials, SecretsManagerCredentials
 from cmc_webhooks.dal.dynamodb import DynamoDBEventStore
+from cmc_webhooks.dal.spill import SqsSpill
 from cmc_webhooks.dal.suppressions import DynamoDBSuppressionStore
 from cmc_webhooks.logic.ingest import IngestOptions
 from cmc_webhooks.logic.lookup import EventReader
-from cmc_webhooks.logic.receive import CredentialSource, EventWriter
+from cmc_webhooks.logic.receive import CredentialSource, EventWriter, WebhookSpill
 from cmc_webhooks.logic.suppressions import SuppressionStore
 from cmc_webhooks.settings import IngestSettings, IngestTunables
 
@@ -33,6 +34,7 @@ class ApiDependencies:
     credentials: CredentialSource
     ingest_options: IngestOptions
     suppressions: SuppressionStore
+    spill: WebhookSpill | None = None  # None: a refused write is answered 503
 
     @classmethod
     def from_settings(
@@ -43,20 +45,25 @@ class ApiDependencies:
         if credentials is None:
             name = settings.auth_secret_name
             credentials = SecretsManagerCredentials(name) if name else NoCredentials()
-        options = ingest_options(settings)
         store = DynamoDBEventStore(settings.table_name)
+        spill = (
+            SqsSpill(settings.spill_queue_url, settings.spill_bucket_name)
+            if settings.spill_queue_url and settings.spill_bucket_name
+            else None
+        )
         return cls(
             settings=settings,
             store=store,
             credentials=credentials,
-            ingest_options=options,
+            ingest_options=ingest_options(settings),
+            spill=spill,
             suppressions=DynamoDBSuppressionStore(settings.table_name),
         )
 
 
 def ingest_options(settings: IngestTunables) -> IngestOptions:
-    """How records become items, from the stage's settings: the webhook's, and the reconciliation's (whose
-    items must be the webhook's, docs/reconcile.md)."""
+    """How records become items, from the stage's settings: the webhook's, the spill drain's and the
+    reconciliation's (whose items must be the webhook's, docs/reconcile.md)."""
     return IngestOptions(
         time_zone=settings.tz,
         retention=timedelta(days=settings.retention_days),

@@ -38,5 +38,13 @@ def test_nothing_is_lost_or_stored_twice(scenario: str, tmp_path: Path) -> None:
     assert result["published_unique"] + result["on_failure"] >= result["unique_bounces"] > 0
     if scenario == "faults":
         # And the faults really happened
-        for kind in ("ddb_throttled", "ddb_unprocessed_items", "events_entries_failed"):
+        for kind in (
+            "ddb_throttled",
+            "ddb_unprocessed_items",
+            "events_entries_failed",
+            "ddb_throttled_in_outage",
+        ):
             assert result["faults"][kind] > 0
+        # And while the table refused, webhooks were spilled and answered 200, none 5xx, none dead-lettered
+        assert result["queued"] > 0
+        assert result["answers_5xx"] == result["spill_dead_letters"] == 0

@@ -101,6 +101,7 @@ def test_every_function_runs_from_the_asset_build_asset_makes(cloud_assembly: Pa
     assert {function["Properties"]["Handler"] for function in functions} == {
         "cmc_webhooks.handlers.api.lambda_handler",
         "cmc_webhooks.handlers.publisher.lambda_handler",
+        "cmc_webhooks.handlers.spill_drain.lambda_handler",
         "cmc_webhooks.handlers.reconcile.lambda_handler",
         "cmc_webhooks.handlers.day_counter.lambda_handler",
         "cmc_webhooks.handlers.suppression_tracker.lambda_handler",

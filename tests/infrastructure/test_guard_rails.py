@@ -28,7 +28,15 @@ LOG_GROUPS = {
     "WebhookApi/AccessLogs",
     "Reconciliation/Reconcile/LogGroup",
     "Reconciliation/DayCounter/LogGroup",
+    "Spill/Drain/LogGroup",
 }
+SPILL_BUCKET_RULES = (
+    "s3_bucket_versioning_enabled_check",
+    "s3_bucket_logging_enabled_check",
+    "s3_bucket_object_lock_enabled_check",
+    "s3_event_notifications_enabled_check",
+)
+SPILL_BUCKET_KMS = "s3_bucket_default_encryption_kms_check"
 INVOKE_PERMISSIONS = {
     "WebhookApi/Api/Default/webhooks/events/POST",
     "WebhookApi/Api/Default/messages/{message_id}/GET",
@@ -45,7 +53,10 @@ ALWAYS = {
         "SuppressionTracker/Function",
         "Reconciliation/Reconcile/Function",
         "Reconciliation/DayCounter/Function",
+        "Spill/Drain/Function",
     },
+    # The spill bucket: no versions, access logs, object lock or event notifications (infra/spill.py).
+    **{rule: {"Spill/Bucket"} for rule in SPILL_BUCKET_RULES},
     LAMBDA_PUBLIC_ACCESS: INVOKE_PERMISSIONS,
     # Both test stages keep their logs under a year (14 and 90 days).
     LOG_RETENTION: LOG_GROUPS,
@@ -83,7 +94,10 @@ def test_every_finding_is_acknowledged_where_the_stage_chose_it(stacks: dict[str
 
         assert report["violations"] == []
         assert report["conclusion"] == "success"
-        assert acknowledged(report, stack) == ALWAYS | {LOG_ENCRYPTION: LOG_GROUPS}
+        assert acknowledged(report, stack) == ALWAYS | {
+            LOG_ENCRYPTION: LOG_GROUPS,
+            SPILL_BUCKET_KMS: {"Spill/Bucket"},
+        }
 
 
 def test_with_the_customer_managed_key_the_log_groups_pass_on_their_own(

@@ -61,6 +61,10 @@ def test_environment_is_the_stage_settings_the_table_and_the_secret(
 ) -> None:
     table_id, _ = only(template, "AWS::DynamoDB::Table")
     secret_id, _ = webhook_secret(template)
+    spill_bucket_id, _ = only(template, "AWS::S3::Bucket")
+    (spill_queue_id,) = [
+        name for name in template.find_resources("AWS::SQS::Queue") if name.startswith("SpillQueue")
+    ]
     _, function = ingest(template)
     variables = function["Properties"]["Environment"]["Variables"]
 
@@ -69,6 +73,9 @@ def test_environment_is_the_stage_settings_the_table_and_the_secret(
         alias("table_name"): {"Ref": table_id},
         # The generated secret's full ARN (Ref), which GetSecretValue takes as its SecretId.
         alias("auth_secret_name"): {"Ref": secret_id},
+        # Where a webhook the table refuses goes (tests/infrastructure/test_spill.py).
+        alias("spill_queue_url"): {"Ref": spill_queue_id},
+        alias("spill_bucket_name"): {"Ref": spill_bucket_id},
         "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": settings.log_level,
@@ -101,6 +108,10 @@ def test_logs_go_to_its_own_log_group_with_the_stage_retention(template: Templat
 def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template) -> None:
     table_id, _ = only(template, "AWS::DynamoDB::Table")
     secret_id, _ = webhook_secret(template)
+    spill_bucket_id, _ = only(template, "AWS::S3::Bucket")
+    (spill_queue_id,) = [
+        name for name in template.find_resources("AWS::SQS::Queue") if name.startswith("SpillQueue")
+    ]
     _, function = ingest(template)
     role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
     log_group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
@@ -150,6 +161,17 @@ def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template
             },
             # The webhook credentials: read only, that one secret only.
             {"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": {"Ref": secret_id}},
+            # The spill: send to its queue, put under spilled/ in its bucket, no more.
+            {
+                "Action": "sqs:SendMessage",
+                "Effect": "Allow",
+                "Resource": {"Fn::GetAtt": [spill_queue_id, "Arn"]},
+            },
+            {
+                "Action": "s3:PutObject",
+                "Effect": "Allow",
+                "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [spill_bucket_id, "Arn"]}, "/spilled/*"]]},
+            },
         ]
     ]
 

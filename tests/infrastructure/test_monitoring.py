@@ -49,11 +49,14 @@ def template_stage(alarm: dict[str, Any]) -> str:
 
 
 def dead_letter_queue_ids(template: Template, settings: StageSettings) -> dict[str, str]:
-    """{alarm id: queue logical id} for the stream consumers' on-failure queues and every subscriber's
-    DLQ."""
+    """{alarm id: queue logical id} for the stream consumers' on-failure queues, the spill drain's DLQ and
+    every subscriber's DLQ."""
     mapping = publisher_mapping(template)
     on_failure = mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
-    queues = {"PublisherOnFailureQueueDepth": on_failure}
+    (spill_dead_letters,) = [
+        name for name in template.find_resources("AWS::SQS::Queue") if name.startswith("SpillDeadLetterQueue")
+    ]
+    queues = {"PublisherOnFailureQueueDepth": on_failure, "SpillDeadLetterQueueDepth": spill_dead_letters}
     tracker_id, _ = function_with_handler(template, TRACKER)
     (tracker_mapping,) = [
         body["Properties"]
@@ -97,6 +100,7 @@ def test_these_alarms_and_no_others(template: Template, settings: StageSettings)
         "SuppressionTrackerIteratorAge",
         contract.Metric.AUTH_FAILURES,
         contract.Metric.STORAGE_FAILURES,
+        contract.Metric.WEBHOOKS_SPILLED,
         *dead_letter_queue_ids(template, settings),
         # The daily reconciliation (both test stages run it) and, where the stage asks, no webhooks.
         contract.Metric.RECONCILE_FAILURES,

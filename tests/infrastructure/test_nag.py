@@ -13,6 +13,8 @@ from infra.guard_rails import PLUGIN_NAME
 from infra.stack import CmcWebhooksStack
 from tests.infrastructure.conftest import TEST_STAGES, build_stack
 
+# The API function puts, the drain gets, spilled webhooks under one prefix of the spill bucket.
+SPILLED_OBJECTS = "AwsSolutions-IAM5[Resource::<SpillBucket95D36406.Arn>/spilled/*]"
 EXPECTED_ACKNOWLEDGMENTS = {
     # path inside the stack -> rule ids
     "WebhookApi/Api": {"AwsSolutions-APIG2"},
@@ -22,7 +24,7 @@ EXPECTED_ACKNOWLEDGMENTS = {
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
         "AmazonAPIGatewayPushToCloudWatchLogs]"
     },
-    "Ingest/Role": {"AwsSolutions-IAM5[Resource::*]"},
+    "Ingest/Role": {"AwsSolutions-IAM5[Resource::*]", SPILLED_OBJECTS},
     "Ingest/Function": {"AwsSolutions-L1"},
     "WebhookApi/Api/Default/recipients/{address}/GET": {"AwsSolutions-COG4"},
     "WebhookApi/Api/Default/messages/GET": {"AwsSolutions-COG4"},
@@ -36,6 +38,10 @@ EXPECTED_ACKNOWLEDGMENTS = {
     "SuppressionTracker/Function": {"AwsSolutions-L1"},
     "SuppressionTracker/OnFailureQueue": {"AwsSolutions-SQS3"},
     "WebhookAuth/Secret": {"AwsSolutions-SMG4"},
+    "Spill/Bucket": {"AwsSolutions-S1"},
+    "Spill/DeadLetterQueue": {"AwsSolutions-SQS3"},
+    "Spill/Drain/Role": {"AwsSolutions-IAM5[Resource::*]", SPILLED_OBJECTS},
+    "Spill/Drain/Function": {"AwsSolutions-L1"},
     "Reconciliation/ApiSecret": {"AwsSolutions-SMG4"},
     "Reconciliation/Reconcile/Role": {"AwsSolutions-IAM5[Resource::*]"},
     "Reconciliation/Reconcile/Function": {"AwsSolutions-L1"},

@@ -67,6 +67,12 @@ def test_outputs_give_the_bus_its_archive_and_the_queues_to_watch(template: Temp
     tracker_queue = outputs["SuppressionTrackerOnFailureQueueUrl"]["Value"]["Ref"]
     assert tracker_queue.startswith("SuppressionTrackerOnFailureQueue")
     assert tracker_queue != on_failure
+    spill_queues = {name for name in template.find_resources("AWS::SQS::Queue") if name.startswith("Spill")}
+    assert {
+        outputs["SpillQueueUrl"]["Value"]["Ref"],
+        outputs["SpillDeadLetterQueueUrl"]["Value"]["Ref"],
+    } == spill_queues
+    assert outputs["SpillBucketName"]["Value"] == {"Ref": only(template, "AWS::S3::Bucket")[0]}
     assert outputs["DefaultSubscriberQueueUrl"]["Value"] == {"Ref": default_target["Arn"]["Fn::GetAtt"][0]}
     assert outputs["DefaultSubscriberDeadLetterQueueUrl"]["Value"] == {
         "Ref": default_target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]

@@ -104,3 +104,24 @@ def test_items_round_trip_through_the_wire_format() -> None:
     assert wire["expires_at"] == {"N": "1800000000"}
     assert wire["subject"] == {"S": "件名"}
     assert deserialize(wire) == original
+
+
+class BlockedClient:
+    """A BatchWriteItem that does not come back until released (botocore still retrying a throttled call)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def batch_write_item(self, RequestItems: dict[str, list[Any]]) -> dict[str, Any]:
+        self.release.wait(timeout=30)
+        return {}
+
+
+def test_a_write_that_outlasts_its_budget_is_refused_so_that_the_webhook_can_be_spilled() -> None:
+    client = BlockedClient()
+    store = DynamoDBEventStore("t", client=client, write_budget=0.05)  # type: ignore[arg-type]
+    try:
+        with pytest.raises(StorageUnavailable, match=r"took longer than 0\.05 s"):
+            store.write([item(n) for n in range(30)])
+    finally:
+        client.release.set()

@@ -79,3 +79,11 @@ def test_publisher_settings_read_the_kinds_comma_separated() -> None:
 def test_bad_publisher_settings_fail_naming_the_problem(env: dict[str, str], named: str) -> None:
     with pytest.raises(ValidationError, match=named):
         PublisherSettings.from_env(env)
+
+
+def test_the_spill_queue_and_bucket_are_set_together_or_not_at_all() -> None:
+    both = {TABLE: "events", "CMC_SPILL_QUEUE_URL": "https://sqs/q", "CMC_SPILL_BUCKET_NAME": "spill"}
+    assert IngestSettings.from_env(both).spill_bucket_name == "spill"
+    assert IngestSettings.from_env({TABLE: "events"}).spill_queue_url is None
+    with pytest.raises(ValidationError, match="set both or neither"):
+        IngestSettings.from_env({TABLE: "events", "CMC_SPILL_QUEUE_URL": "https://sqs/q"})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
@@ -43,6 +43,10 @@ MAX_PARALLEL_BATCHES = 16
 UNPROCESSED_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 0.05
 BACKOFF_CAP_SECONDS = 2.0
+# A write gives up after this long, though its calls may still be retrying: the API function (25 s
+# timeout) then still has the time to spill the webhook (docs/reliability.md) and answer. What the
+# abandoned calls still store is stored again, unchanged, by the drain.
+WRITE_BUDGET_SECONDS = 10.0
 
 AttributeValue = dict[str, Any]
 
@@ -120,10 +124,12 @@ class DynamoDBEventStore:
         *,
         client: DynamoDBClient | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        write_budget: float = WRITE_BUDGET_SECONDS,
     ) -> None:
         self.table_name = table_name
         self._client = client
         self._sleep = sleep
+        self._write_budget = write_budget
 
     @cached_property
     def client(self) -> DynamoDBClient:
@@ -139,12 +145,19 @@ class DynamoDBEventStore:
         limit = contract.BATCH_WRITE_LIMIT
         chunks = [items[start : start + limit] for start in range(0, len(items), limit)]
         _ = self.client  # build the client once, before the threads share it
-        # list() waits for every chunk and re-raises the first failure.
-        list(self._executor.map(self._write_chunk, chunks))
+        deadline = time.monotonic() + self._write_budget
+        futures = [self._executor.submit(self._write_chunk, chunk, deadline) for chunk in chunks]
+        done, pending = wait(futures, timeout=self._write_budget, return_when=FIRST_EXCEPTION)
+        for future in done:
+            future.result()  # re-raises a chunk's failure
+        if pending:
+            raise StorageUnavailable(f"the event store took longer than {self._write_budget:g} s; try again")
 
-    def _write_chunk(self, chunk: Sequence[StoredItem]) -> None:
+    def _write_chunk(self, chunk: Sequence[StoredItem], deadline: float) -> None:
         requests: list[Any] = [{"PutRequest": {"Item": serialize(item)}} for item in chunk]
         for attempt in range(UNPROCESSED_ATTEMPTS):
+            if time.monotonic() > deadline:
+                break
             try:
                 response = self.client.batch_write_item(RequestItems={self.table_name: requests})
             except (ClientError, BotoCoreError) as exc:

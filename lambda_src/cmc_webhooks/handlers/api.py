@@ -86,11 +86,11 @@ def _responses(ok: type[BaseModel], *errors: HTTPStatus) -> dict[int, OpenAPIRes
     summary="Receive a CMC event webhook (JSON, form-encoded or multipart)",
     responses=_responses(IngestSummary, *(status for status in HTTP_STATUS.values() if status != 404)),
 )
-def receive() -> dict[str, int]:
+def receive() -> dict[str, int | bool]:
     event = app.current_event
     headers = event.headers  # a case-insensitive copy of all the request's headers, made on every access
     deps = dependencies()
-    batch = receive_webhook(
+    received = receive_webhook(
         WebhookRequest(
             body=event.body,
             is_base64=bool(event.is_base64_encoded),
@@ -103,12 +103,14 @@ def receive() -> dict[str, int]:
         options=deps.ingest_options,
         max_body_bytes=deps.settings.max_body_bytes,
         received_at=datetime.now(UTC),
+        spill=deps.spill,
     )
+    batch = received.batch
     # The sender's event type, logged only when it is one CMC sends: any other text could be anything.
     event_type = batch.event_type if batch.event_type in CMC_EVENT_TYPES else "other"
     counts = {
         Metric.RECORDS_RECEIVED: batch.received,
-        Metric.RECORDS_WRITTEN: batch.written,
+        Metric.RECORDS_WRITTEN: 0 if received.spilled else batch.written,  # spilled: the drain counts them
         Metric.RECORDS_DUPLICATED: batch.duplicates,
         Metric.RECORDS_QUARANTINED: batch.quarantined,
         Metric.RECORDS_UNRECOGNIZED: batch.unrecognized,
@@ -119,8 +121,11 @@ def receive() -> dict[str, int]:
     # The event type and request id ride in the metrics line, matching it to the access log.
     metrics.add_metadata(key="event_type", value=event_type)
     metrics.add_metadata(key="request_id", value=event.request_context.request_id)
-    summary = batch.summary()
-    if batch.quarantined or batch.unrecognized or batch.with_unknown_fields:
+    summary = received.summary()
+    if received.spilled:  # durable in the spill queue; the drain stores it
+        metrics.add_metric(name=Metric.WEBHOOKS_SPILLED, unit=MetricUnit.Count, value=1)
+        logger.warning("event store refused; webhook spilled", extra={"event_type": event_type, **summary})
+    elif batch.quarantined or batch.unrecognized or batch.with_unknown_fields:
         # Counts and the event type only: addresses, subjects and bodies stay out of logs.
         logger.info("webhook stored with exceptions", extra={"event_type": event_type, **summary})
     return summary

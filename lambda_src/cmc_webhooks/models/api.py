@@ -83,3 +83,5 @@ class IngestSummary(BaseModel):
     duplicates: int
     quarantined: int
     unrecognized: int
+    # Present (true) when the table refused and the webhook waits in the spill queue: stored later.
+    queued: bool | None = None
