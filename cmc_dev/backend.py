@@ -83,6 +83,8 @@ def create_event_table(
             {"AttributeName": contract.PARTITION_KEY, "AttributeType": "S"},
             {"AttributeName": contract.SORT_KEY, "AttributeType": "S"},
             {"AttributeName": contract.RECIPIENT_INDEX_PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": contract.SUPPRESSED_INDEX_PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": contract.SUPPRESSED_INDEX_SORT_KEY, "AttributeType": "S"},
             {"AttributeName": contract.API_DATA_INDEX_PARTITION_KEY, "AttributeType": "S"},
             {"AttributeName": contract.API_DATA_INDEX_SORT_KEY, "AttributeType": "S"},
         ],
@@ -100,6 +102,14 @@ def create_event_table(
                 "Projection": recipient_projection(recipient_index),
             },
             {
+                "IndexName": contract.SUPPRESSED_INDEX,
+                "KeySchema": [
+                    {"AttributeName": contract.SUPPRESSED_INDEX_PARTITION_KEY, "KeyType": "HASH"},
+                    {"AttributeName": contract.SUPPRESSED_INDEX_SORT_KEY, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
                 "IndexName": contract.API_DATA_INDEX,
                 "KeySchema": [
                     {"AttributeName": contract.API_DATA_INDEX_PARTITION_KEY, "KeyType": "HASH"},
@@ -111,7 +121,7 @@ def create_event_table(
                 },
             },
         ],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )
     client.get_waiter("table_exists").wait(TableName=table_name)
     client.update_time_to_live(

@@ -4,6 +4,7 @@
     python -m cmc_dev.cli recipient user@example.jp --table TABLE [--endpoint-url URL] [--region REGION]
     python -m cmc_dev.cli inbound INBOUND_ID --table TABLE --bucket BUCKET [--endpoint-url URL] [--region R]
     python -m cmc_dev.cli api-data YOUR-ID --table TABLE [--endpoint-url URL] [--region REGION]
+    python -m cmc_dev.cli suppressions --table TABLE [--format csv|jsonl] [--endpoint-url URL] [--region R]
     python -m cmc_dev.cli reconcile --date YYYY-MM-DD [--until YYYY-MM-DD] --server-composition NAME \
         --cmc-api-url URL --table TABLE [--endpoint-url URL]   (docs/reconcile.md)
 
@@ -34,8 +35,10 @@ from pydantic import ValidationError
 from cmc_dev import inbound_cli, reconcile_cli
 from cmc_dev.backend import LocalBackend
 from cmc_dev.environment import invalid_setting
+from cmc_dev.suppressions_cli import write_suppressions
 from cmc_webhooks import contract
 from cmc_webhooks.dal.dynamodb import CLIENT_CONFIG, DynamoDBEventStore
+from cmc_webhooks.dal.suppressions import DynamoDBSuppressionStore
 from cmc_webhooks.errors import WebhookError
 from cmc_webhooks.logic.lookup import lookup_api_data, lookup_message, lookup_recipient, page_limit
 from cmc_webhooks.models.api import ApiDataPage, MessageHistory, RecipientHistory
@@ -52,11 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     message.add_argument("key", metavar="MESSAGE_ID", help="with or without <>")
     recipient = commands.add_parser("recipient", help="an address's events and whether it is suppressed")
     recipient.add_argument("key", metavar="ADDRESS")
+    suppressions = commands.add_parser("suppressions", help="every suppressed address, as CSV or JSON lines")
+    suppressions.add_argument("--format", choices=("csv", "jsonl"), default="csv", dest="output_format")
     api_data = commands.add_parser("api-data", help="the messages carrying your own id (CMC's apiData)")
     api_data.add_argument("key", metavar="API_DATA", help="the X-Api-Data you set when sending")
     inbound = inbound_cli.add_parser(commands)
     reconcile = reconcile_cli.add_parser(commands)
-    for command in (message, recipient, api_data, inbound, reconcile):
+    for command in (message, recipient, api_data, inbound, suppressions, reconcile):
         command.add_argument("--table", required=True, help="the event table (stack output EventTableName)")
         command.add_argument("--endpoint-url", help="a local backend, e.g. the one `make local` prints")
         command.add_argument("--region", help="the table's AWS region (default: AWS_REGION or your config)")
@@ -75,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         store = DynamoDBEventStore(args.table, client=client)
         if args.command == "inbound":
             print(inbound_cli.lookup(args, client))
+            return 0
+        if args.command == "suppressions":
+            suppressed = DynamoDBSuppressionStore(args.table, client=client)
+            write_suppressions(suppressed, sys.stdout, output_format=args.output_format)
             return 0
         lookup = page_reader(args, store)
         limit, cursor = page_limit(args.limit), args.cursor
@@ -103,8 +112,9 @@ def page_reader(args: argparse.Namespace, store: DynamoDBEventStore) -> Callable
         return lambda limit, cursor: lookup_api_data(store, args.key, limit=limit, cursor=cursor)
     tunables = IngestTunables.model_validate(os.environ)
     policy, index = tunables.suppression_policy, tunables.recipient_index
+    decisions = DynamoDBSuppressionStore(store.table_name, client=store.client)
     return lambda limit, cursor: lookup_recipient(
-        store, args.key, policy, recipient_index=index, limit=limit, cursor=cursor
+        store, args.key, policy, decisions, recipient_index=index, limit=limit, cursor=cursor
     )
 
 

@@ -4,6 +4,8 @@
   would pass (the same patterns the stack deploys), and hands them to the same publisher
   handler in the event shape Lambda uses. Records the handler reports as failed are retried,
   then sent to the on-failure queue, as the mapping's retry limit and destination do.
+- A second `StreamPoller` hands the suppression tracker what its own mapping's filter passes
+  (contract.suppression_filter_patterns), with its own on-failure queue, as deployed.
 - moto's EventBridge holds the same bus and a subscriber rule whose target is an SQS queue.
 - `Subscriber` prints each event reaching that queue as `subscriber-event <envelope JSON>`.
 - A second `StreamPoller` feeds the day counter (newly stored deliveries -> per-day counters that the
@@ -59,6 +61,7 @@ class LocalFanout:
     bus_name: str
     subscriber_queue_url: str
     on_failure_queue_url: str
+    tracker_on_failure_queue_url: str  # the suppression tracker's own, as deployed
 
 
 def create_fanout(backend: LocalBackend, *, source: str, name: str = LOCAL_NAME) -> LocalFanout:
@@ -68,6 +71,7 @@ def create_fanout(backend: LocalBackend, *, source: str, name: str = LOCAL_NAME)
     events.create_event_bus(Name=bus_name)
     subscriber = sqs.create_queue(QueueName=f"{name}-subscriber")["QueueUrl"]
     on_failure = sqs.create_queue(QueueName=f"{name}-publisher-failures")["QueueUrl"]
+    tracker_on_failure = sqs.create_queue(QueueName=f"{name}-tracker-failures")["QueueUrl"]
     attributes = sqs.get_queue_attributes(QueueUrl=subscriber, AttributeNames=["QueueArn"])["Attributes"]
     events.put_rule(
         Name=f"{name}-subscriber", EventBusName=bus_name, EventPattern=json.dumps({"source": [source]})
@@ -77,7 +81,7 @@ def create_fanout(backend: LocalBackend, *, source: str, name: str = LOCAL_NAME)
         EventBusName=bus_name,
         Targets=[{"Id": "queue", "Arn": attributes["QueueArn"]}],
     )
-    return LocalFanout(bus_name, subscriber, on_failure)
+    return LocalFanout(bus_name, subscriber, on_failure, tracker_on_failure)
 
 
 class StreamPoller(threading.Thread):
@@ -208,22 +212,31 @@ def running_fanout(
     fanout = create_fanout(backend, source=tunables.event_source)
     env[variable(PublisherSettings, "event_bus_name")] = fanout.bus_name
     # Imported once the environment is set: Powertools reads it when the module loads.
-    from cmc_webhooks.handlers import publisher  # noqa: PLC0415
+    from cmc_webhooks.handlers import publisher, suppression_tracker  # noqa: PLC0415
 
     patterns = contract.stream_filter_patterns(tunables.published_kinds)
     poller = StreamPoller(
         backend, publisher.lambda_handler, patterns=patterns, on_failure_queue_url=fanout.on_failure_queue_url
     )
+    # The suppression tracker: the stream's second consumer, with its own mapping and filter.
+    tracker = StreamPoller(
+        backend,
+        suppression_tracker.lambda_handler,
+        patterns=contract.suppression_filter_patterns(),
+        on_failure_queue_url=fanout.tracker_on_failure_queue_url,
+    )
     subscriber = Subscriber(backend, fanout.subscriber_queue_url, subscriber_out) if subscriber_out else None
     counter = day_counter_poller(backend, env=env, on_failure_queue_url=fanout.on_failure_queue_url)
     counter.start()
     poller.start()
+    tracker.start()
     if subscriber:
         subscriber.start()
     try:
         yield fanout, poller
     finally:
         poller.stop()
+        tracker.stop()
         counter.stop()
         if subscriber:
             subscriber.stop()

@@ -19,7 +19,12 @@ RESOURCES = (
     contract.INBOUND_WEBHOOK_PATH,
     contract.INBOUND_LOOKUP_PATH,
     contract.MESSAGES_BY_API_DATA_PATH,
+    contract.SUPPRESSION_PATH,
+    contract.SUPPRESSIONS_PATH,
 )
+# IAM is not enforced locally: the IAM-authorized routes see this caller, as API Gateway would fill in a
+# signed request's principal (the suppression routes record it as a decision's actor).
+LOCAL_PRINCIPAL = "arn:aws:iam::000000000000:user/local-developer"
 
 
 def match_resource(path: str) -> tuple[str, dict[str, str]] | None:
@@ -91,7 +96,11 @@ def rest_proxy_event(
             "stage": "local",
             "requestId": request_id,
             "requestTimeEpoch": int(time.time() * 1000),
-            "identity": {"sourceIp": source_ip, "userAgent": dict(header_pairs).get("User-Agent", "")},
+            "identity": {
+                "sourceIp": source_ip,
+                "userAgent": dict(header_pairs).get("User-Agent", ""),
+                **({"userArn": LOCAL_PRINCIPAL} if resource != contract.WEBHOOK_PATH else {}),
+            },
             "protocol": "HTTP/1.1",
             "accountId": "000000000000",
             "apiId": "local",

@@ -259,6 +259,11 @@ def try_it(base_url: str, backend: LocalBackend, credentials: CredentialSet) -> 
     message_id = succeeded["event"]["deliveries"][0]["messageId"]
     form_event = json.dumps(succeeded["event"], ensure_ascii=False, separators=(",", ":"))
     lookup = f"{base_url}/messages/{message_id.strip('<>')}"
+    suppression = f"{base_url}{contract.SUPPRESSION_PATH.replace('{address}', 'someone@example.jp')}"
+    suppressions_cli = (
+        f"{shlex.quote(sys.executable)} -m cmc_dev.cli suppressions "
+        f"--table {backend.table_name} --endpoint-url {backend.endpoint_url}"
+    )
     cli = (
         f"{shlex.quote(sys.executable)} -m cmc_dev.cli message {shlex.quote(message_id)} "
         f"--table {backend.table_name} --endpoint-url {backend.endpoint_url}"
@@ -293,6 +298,18 @@ def try_it(base_url: str, backend: LocalBackend, credentials: CredentialSet) -> 
             *inbound_try_it(base_url, backend, credentials),
             "  # the message lookup from the CLI",
             f"  {cli}",
+            "",
+            "  # 6. suppress an address by hand, then lift it (watch for the `subscriber-event` lines",
+            "  #    Recipient Suppressed and Unsuppressed). IAM is not enforced locally: the actor is a",
+            "  #    local principal; deployed, they need SigV4 and record the caller's IAM principal.",
+            f"  curl -sS -X PUT {suppression} -H 'Content-Type: application/json'"
+            """ --data '{"reason": "complaint_by_phone", "note": "asked to stop"}'""",
+            f"  curl -sS -X DELETE {suppression} -H 'Content-Type: application/json'"
+            """ --data '{"note": "the owner asked again"}'""",
+            "",
+            "  # 7. the suppressed addresses: from the API, and exported from the CLI (CSV; --format jsonl)",
+            f"  curl -sS '{base_url}{contract.SUPPRESSIONS_PATH}?limit=100'",
+            f"  {suppressions_cli}",
             "",
             "  # read back what the webhooks missed on a day from CMC's API (docs/reconcile.md)",
             f"  CMC_API_USER=... CMC_API_KEY=... {shlex.quote(sys.executable)} -m cmc_dev.cli reconcile "
@@ -332,11 +349,11 @@ def inbound_try_it(base_url: str, backend: LocalBackend, credentials: Credential
         f"--bucket {backend.inbound_bucket} --endpoint-url {backend.endpoint_url}"
     )
     return [
-        "  # 7. an inbound mail (a reply to the first message, two attachments), multipart as CMC posts it:",
+        "  # an inbound mail (a reply to the first message, two attachments), multipart as CMC posts it:",
         "  #    stored in S3 and DynamoDB, published as `Email Received` (watch for `subscriber-event`)",
         f"  curl -sS -X POST {base_url}{contract.INBOUND_WEBHOOK_PATH}{auth}{key} {post}",
         "",
-        "  # 8. that mail: its metadata and presigned URLs of its bodies and attachments (API, then CLI)",
+        "  # that mail: its metadata and presigned URLs of its bodies and attachments (API, then CLI)",
         f"  curl -sS {base_url}/inbound/INBOUND_ID",
         f"  {cli}",
         "",
@@ -385,6 +402,7 @@ def serve(host: str, port: int) -> None:
             f"  POST {contract.WEBHOOK_PATH}    GET {contract.MESSAGE_LOOKUP_PATH}"
             f"    GET {contract.RECIPIENT_LOOKUP_PATH}    GET {contract.MESSAGES_BY_API_DATA_PATH}?api_data="
         )
+        print(f"  PUT|DELETE {contract.SUPPRESSION_PATH}    GET {contract.SUPPRESSIONS_PATH}")
         print(
             f"  POST {contract.INBOUND_WEBHOOK_PATH}    GET {contract.INBOUND_LOOKUP_PATH}"
             f"    (S3: moto at {backend.endpoint_url}, bucket {backend.inbound_bucket})"

@@ -42,7 +42,9 @@ class EventStore(Construct):
             ),
             time_to_live_attribute=contract.TTL_ATTRIBUTE,
             # The stream publisher reads new items from the stream.
-            stream=dynamodb.StreamViewType.NEW_IMAGE,
+            # NEW_AND_OLD_IMAGES: the publisher reads new items; the suppression tracker also reads the
+            # old image of an event TTL deleted (the address whose state it may change). No extra cost.
+            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
             removal_policy=removal_policy,
             deletion_protection=removal_policy == RemovalPolicy.RETAIN,
         )

@@ -79,7 +79,9 @@ class Monitoring(Construct):
         alarm_email: str | None,
         api_5xx_rate_percent: int,
         auth_failures_per_5min: int,
+        tracker: lambda_.IFunction | None = None,
     ) -> None:
+        """`tracker`: the suppression tracker, alarmed as the publisher is (docs/suppressions.md)."""
         super().__init__(scope, construct_id)
         self.topic = self._alarm_topic(alarm_email)
         self.alarms: dict[str, cloudwatch.Alarm] = {}
@@ -98,17 +100,20 @@ class Monitoring(Construct):
             description=f"{api_5xx_rate_percent}% or more of the API's answers in 5 minutes were 5xx: "
             "CMC retries them, but look at the ingest function's errors and StorageFailures",
         )
-        for name, function in (("Ingest", ingest), ("Publisher", publisher)):
+        functions = [("Ingest", "ingest", ingest), ("Publisher", "publisher", publisher)]
+        if tracker is not None:
+            functions.append(("SuppressionTracker", "suppression tracker", tracker))
+        for name, label, function in functions:
             self._alarm(
                 f"{name}Errors",
                 function.metric_errors(statistic="Sum", period=PERIOD),
-                description=f"The {name.lower()} function failed (an unhandled error or a timeout); "
+                description=f"The {label} function failed (an unhandled error or a timeout); "
                 "see its log group",
             )
             self._alarm(
                 f"{name}Throttles",
                 function.metric_throttles(statistic="Sum", period=PERIOD),
-                description=f"Lambda throttled the {name.lower()} function: the account's or region's "
+                description=f"Lambda throttled the {label} function: the account's or region's "
                 "concurrency is exhausted",
             )
         self._alarm(
@@ -118,6 +123,15 @@ class Monitoring(Construct):
             description="The publisher lags more than 5 minutes behind the event table's stream: bounces "
             "reach subscribers late. After 6 h, unpublished records go to its on-failure queue",
         )
+        if tracker is not None:
+            self._alarm(
+                "SuppressionTrackerIteratorAge",
+                tracker.metric("IteratorAge", statistic="Maximum", period=PERIOD),
+                threshold=MAX_ITERATOR_AGE.to_milliseconds(),
+                description="The suppression tracker lags more than 5 minutes behind the event table's "
+                "stream: suppression states and their events are late. After 6 h, its records go to its "
+                "on-failure queue",
+            )
         for watched in dead_letter_queues:
             self._alarm(
                 f"{watched.id}Depth",

@@ -36,6 +36,8 @@ DEFAULT_MAX_EVENT_AGE_HOURS = 24
 DETAIL_TYPES = (
     *(kind.detail_type for kind in contract.PUBLISHABLE_KINDS.values()),
     contract.INBOUND_DETAIL_TYPE,
+    contract.SUPPRESSED_DETAIL_TYPE,
+    contract.UNSUPPRESSED_DETAIL_TYPE,
 )
 BOUNCED = contract.PUBLISHABLE_KINDS["bounced"].detail_type
 

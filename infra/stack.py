@@ -19,6 +19,7 @@ from infra.settings import StageSettings
 from infra.spill import Spill
 from infra.stream_publisher import StreamPublisher
 from infra.subscribers import Subscribers
+from infra.suppression_tracker import SuppressionTracker, add_suppressed_index, grant_decisions
 from infra.webhook_api import WebhookApi
 from infra.webhook_auth import WebhookAuth
 
@@ -29,7 +30,7 @@ def output_id(name: str) -> str:
 
 
 class CmcWebhooksStack(Stack):
-    def __init__(
+    def __init__(  # noqa: PLR0915 - it only composes: one statement per construct, grant and output
         self, scope: Construct, construct_id: str, *, settings: StageSettings, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -56,6 +57,8 @@ class CmcWebhooksStack(Stack):
             encryption_key=key,
         )
         store.grant_batch_write_and_query(ingest.function)
+        add_suppressed_index(store.table)
+        grant_decisions(store.table, ingest.function)
         auth.grant_read(ingest.function)
         inbound = InboundMail(
             self,
@@ -94,6 +97,9 @@ class CmcWebhooksStack(Stack):
         publisher = StreamPublisher(
             self, "Publisher", settings=settings, table=store.table, bus=bus.bus, encryption_key=key
         )
+        tracker = SuppressionTracker(
+            self, "SuppressionTracker", settings=settings, table=store.table, bus=bus.bus, encryption_key=key
+        )
         subscribers = Subscribers(
             self,
             "Subscribers",
@@ -117,6 +123,11 @@ class CmcWebhooksStack(Stack):
                 WatchedQueue(
                     "PublisherOnFailureQueue", "the publisher's on-failure queue", publisher.on_failure_queue
                 ),
+                WatchedQueue(
+                    "SuppressionTrackerOnFailureQueue",
+                    "the suppression tracker's on-failure queue",
+                    tracker.on_failure_queue,
+                ),
                 *(
                     WatchedQueue(
                         f"{output_id(name)}SubscriberDeadLetterQueue",
@@ -129,6 +140,7 @@ class CmcWebhooksStack(Stack):
             alarm_email=settings.alarm_email,
             api_5xx_rate_percent=settings.api_5xx_rate_percent,
             auth_failures_per_5min=settings.auth_failures_per_5min,
+            tracker=tracker.function,
         )
         if settings.reconcile_server_composition is not None:
             reconciliation = Reconciliation(
@@ -183,6 +195,13 @@ class CmcWebhooksStack(Stack):
         )
         CfnOutput(
             self,
+            "SuppressionsUrl",
+            value=api.suppressions_url,
+            description="GET with SigV4 (IAM) credentials: the suppressed addresses (?limit=&cursor=); "
+            "PUT/DELETE /recipients/{address}/suppression suppresses and lifts one",
+        )
+        CfnOutput(
+            self,
             "WebhookAuthSecretName",
             value=auth.secret_name,
             description="The secret with the webhook's BASIC credentials (and optional api_key) to enter in "
@@ -209,6 +228,12 @@ class CmcWebhooksStack(Stack):
             "PublisherOnFailureQueueUrl",
             value=publisher.on_failure_queue.queue_url,
             description="Stream records the publisher could not publish (their stream location)",
+        )
+        CfnOutput(
+            self,
+            "SuppressionTrackerOnFailureQueueUrl",
+            value=tracker.on_failure_queue.queue_url,
+            description="Stream records the suppression tracker could not handle (their stream location)",
         )
         CfnOutput(
             self,

@@ -172,6 +172,15 @@ class WebhookApi(Construct):
         self.api_data_method = self._add_iam_lookup(
             contract.MESSAGES_BY_API_DATA_PATH, integration, validator, query=("api_data",)
         )
+        # Suppress and lift an address, list the suppressed ones: IAM-authorized like the lookups.
+        self.suppression_methods = [
+            self._add_iam_lookup(path, integration, validator, http_method=http_method)
+            for http_method, path in (
+                ("PUT", contract.SUPPRESSION_PATH),
+                ("DELETE", contract.SUPPRESSION_PATH),
+                ("GET", contract.SUPPRESSIONS_PATH),
+            )
+        ]
 
     def _add_webhook(self, path: str, integration: apigw.Integration) -> apigw.Method:
         method = self.api.root.resource_for_path(path).add_method(
@@ -199,12 +208,13 @@ class WebhookApi(Construct):
         integration: apigw.Integration,
         validator: apigw.IRequestValidator,
         *,
+        http_method: str = "GET",
         query: Sequence[str] = (),
     ) -> apigw.Method:
         required = [f"method.request.path.{name}" for name in re.findall(r"\{(\w+)\}", path)]
         required += [f"method.request.querystring.{name}" for name in query]
         method = self.api.root.resource_for_path(path).add_method(
-            "GET",
+            http_method,
             integration,
             request_validator=validator,
             request_parameters=dict.fromkeys(required, True),
@@ -213,7 +223,7 @@ class WebhookApi(Construct):
         Validations.of(method).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-COG4",
-                reason=f"GET {path} serves other AWS workloads and operators, who "
+                reason=f"{http_method} {path} serves other AWS workloads and operators, who "
                 "sign with IAM (SigV4) authorization instead of a Cognito user pool",
             )
         )
@@ -245,3 +255,7 @@ class WebhookApi(Construct):
     @property
     def recipient_lookup_url(self) -> str:
         return self.api.url_for_path(contract.RECIPIENT_LOOKUP_PATH)
+
+    @property
+    def suppressions_url(self) -> str:
+        return self.api.url_for_path(contract.SUPPRESSIONS_PATH)

@@ -278,6 +278,8 @@ def run(plan: Plan) -> Result:
             ExpressionAttributeValues={":event": {"S": contract.EVENT_SORT_KEY_PREFIX}},
         )
         result.stored_events = sum(page["Count"] for page in pages)
+    # The publisher's events (the suppression tracker's Recipient Suppressed events reach the same queue).
+    published = [event for event in published if "event_id" in event["detail"]]
     result.published = len(published)
     result.published_unique = len({event["detail"]["event_id"] for event in published})
     result.on_failure = len(failures)

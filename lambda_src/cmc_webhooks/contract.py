@@ -115,6 +115,7 @@ class Metric:
     INBOUND_DUPLICATED: Final = "InboundDuplicated"
     INBOUND_TOO_LARGE: Final = "InboundTooLarge"
     INBOUND_LOOKUPS: Final = "InboundLookups"
+    SUPPRESSION_CHANGES: Final = "SuppressionStatesWritten"
     WEBHOOKS_SPILLED: Final = "WebhooksSpilled"  # the table refused, the spill queue took it
     WEBHOOKS_DRAINED: Final = "WebhooksDrained"  # spilled webhooks the drain stored
     RECONCILE_FAILURES: Final = "ReconcileFailures"  # dates a run could not reconcile
@@ -221,3 +222,63 @@ def stream_filter_patterns(kind_names: Iterable[str]) -> list[dict[str, Any]]:
         patterns.append({"eventName": ["INSERT"], "dynamodb": {"NewImage": image}})
     patterns.append(INBOUND_STREAM_FILTER_PATTERN)
     return patterns
+
+
+# --- Suppressions (docs/suppressions.md) ----------------------------------------------------
+# Each address's manual decisions and its current state share one partition, apart from the messages:
+# "suppression#<normalized address>". Decisions: sort key DECISION#<decided UTC>#<decision_id>, each
+# its own item, never overwritten. The current state: sort key STATE, one item per address ever
+# suppressed, written by the suppression tracker only when the state changes.
+SUPPRESSION_PARTITION_PREFIX: Final = "suppression#"
+DECISION_SORT_KEY_PREFIX: Final = "DECISION#"
+SUPPRESSION_STATE_SORT_KEY: Final = "STATE"
+# A sparse index of the state items of the addresses suppressed now (the lifted ones carry no key):
+# one partition, sorted by address, read a page at a time by GET /suppressions.
+SUPPRESSED_INDEX: Final = "suppressed"
+SUPPRESSED_INDEX_PARTITION_KEY: Final = "suppressed_list"
+SUPPRESSED_INDEX_SORT_KEY: Final = "suppressed_address"
+SUPPRESSED_INDEX_PARTITION_VALUE: Final = "suppressed"
+# Set on a state item only by the write that turned the address suppressed or unsuppressed (to one of
+# these values): its stream record is what announces the change.
+STATE_CHANGE_ATTRIBUTE: Final = "state_change"
+STATE_CHANGES: Final = ("suppressed", "unsuppressed")
+
+SUPPRESSION_PATH: Final = "/recipients/{address}/suppression"
+SUPPRESSIONS_PATH: Final = "/suppressions"
+
+SUPPRESSED_DETAIL_TYPE: Final = "Recipient Suppressed"
+UNSUPPRESSED_DETAIL_TYPE: Final = "Recipient Unsuppressed"
+SUPPRESSION_DETAIL_SCHEMA_VERSION: Final = "1.0"
+
+
+def suppression_filter_patterns() -> list[dict[str, Any]]:
+    """The suppression tracker's stream filters (at most 5 per mapping): what can change an address's
+    state (new hard and soft bounces, failures and blocks; new successful deliveries, which clear soft
+    bounces; new decisions; such events deleted by TTL), and the state items whose write changed the
+    state (to announce)."""
+    new_event = {"eventName": ["INSERT"]}
+    event_key = {SORT_KEY: {"S": [{"prefix": EVENT_SORT_KEY_PREFIX}]}}
+    return [
+        {**new_event, "dynamodb": {"NewImage": {**event_key, "bounce_type": {"S": ["hard", "soft"]}}}},
+        {
+            **new_event,
+            "dynamodb": {
+                "NewImage": {**event_key, "event_type": {"S": ["deliveries"]}, "status": {"S": ["succeeded"]}}
+            },
+        },
+        {**new_event, "dynamodb": {"NewImage": {SORT_KEY: {"S": [{"prefix": DECISION_SORT_KEY_PREFIX}]}}}},
+        {  # an event TTL deleted: the address may no longer be suppressed
+            "eventName": ["REMOVE"],
+            "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]},
+            "dynamodb": {"OldImage": {**event_key, "bounce_type": {"S": ["hard", "soft"]}}},
+        },
+        {
+            "eventName": ["INSERT", "MODIFY"],
+            "dynamodb": {
+                "NewImage": {
+                    SORT_KEY: {"S": [SUPPRESSION_STATE_SORT_KEY]},
+                    STATE_CHANGE_ATTRIBUTE: {"S": list(STATE_CHANGES)},
+                }
+            },
+        },
+    ]

@@ -53,6 +53,18 @@ class CredentialsUnavailable(WebhookError):
     code = "credentials_unavailable"
 
 
+class InvalidRequest(WebhookError):
+    """A request to the suppression routes that names something invalid: an address, a field, a cursor."""
+
+    code = "invalid_request"
+
+
+class Forbidden(WebhookError):
+    """No IAM principal in the request context: the route is deployed without IAM authorization."""
+
+    code = "forbidden"
+
+
 class InvalidQuery(WebhookError):
     """A lookup's query parameters (limit, cursor, api_data) that it cannot serve."""
 

@@ -220,6 +220,19 @@ class PublisherSettings(PublishTunables):
         return cls.model_validate(dict(env))
 
 
+class TrackerSettings(IngestTunables):
+    """The suppression tracker's settings: the suppression rules (the same fields as the API's), the
+    table it reads and writes, and the bus and source of its events."""
+
+    table_name: str = Field(min_length=3, alias="CMC_TABLE_NAME")
+    event_bus_name: str = Field(min_length=1, alias="CMC_EVENT_BUS_NAME")
+    event_source: EventSource = Field(contract.DEFAULT_EVENT_SOURCE, alias="CMC_EVENT_SOURCE")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> TrackerSettings:
+        return cls.model_validate(dict(env))
+
+
 # CMC's Transactional Email API, up to and including the version (docs/reconcile.md).
 DEFAULT_CMC_API_URL = "https://api.smtps.jp/transaction/v2"
 

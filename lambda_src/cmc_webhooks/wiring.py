@@ -16,10 +16,12 @@ from cmc_webhooks.dal.credentials import NoCredentials, SecretsManagerCredential
 from cmc_webhooks.dal.dynamodb import DynamoDBEventStore
 from cmc_webhooks.dal.inbound import DynamoDBInboundStore, S3MailObjects
 from cmc_webhooks.dal.spill import SqsSpill
+from cmc_webhooks.dal.suppressions import DynamoDBSuppressionStore
 from cmc_webhooks.logic.inbound import InboundStore, ObjectStore
 from cmc_webhooks.logic.ingest import IngestOptions
 from cmc_webhooks.logic.lookup import EventReader
 from cmc_webhooks.logic.receive import CredentialSource, EventWriter, WebhookSpill
+from cmc_webhooks.logic.suppressions import SuppressionStore
 from cmc_webhooks.settings import IngestSettings, IngestTunables
 
 
@@ -39,6 +41,7 @@ class ApiDependencies:
     store: EventStore
     credentials: CredentialSource
     ingest_options: IngestOptions
+    suppressions: SuppressionStore
     inbound: InboundDependencies | None = None  # None: no bucket configured, the inbound webhook answers 503
     spill: WebhookSpill | None = None  # None: a refused write is answered 503
 
@@ -70,6 +73,7 @@ class ApiDependencies:
             ingest_options=ingest_options(settings),
             spill=spill,
             inbound=inbound,
+            suppressions=DynamoDBSuppressionStore(settings.table_name),
         )
 
 

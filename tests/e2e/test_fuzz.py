@@ -32,8 +32,15 @@ class Live:
         self.count = self.stored()
 
     def stored(self) -> int:
-        """Items in the server's table, counted in its DynamoDB."""
-        pages = self.dynamodb.get_paginator("scan").paginate(TableName=self.table_name, Select="COUNT")
+        """Items the requests stored in the server's table, counted in its DynamoDB: all but the
+        suppression state items, which the tracker writes on its own after a stored bounce."""
+        pages = self.dynamodb.get_paginator("scan").paginate(
+            TableName=self.table_name,
+            Select="COUNT",
+            FilterExpression="#sk <> :state",
+            ExpressionAttributeNames={"#sk": contract.SORT_KEY},
+            ExpressionAttributeValues={":state": {"S": contract.SUPPRESSION_STATE_SORT_KEY}},
+        )
         return sum(page["Count"] for page in pages)
 
     def new_items(self) -> int:

@@ -141,7 +141,7 @@ URLS = {"headers", "text", "html", "attachments"}
 def test_the_printed_curl_commands_work_as_pasted(server: LocalServer) -> None:
     assert "authentication is OFF" in server.banner
     commands = printed_commands(server.banner)
-    assert len(commands) == 11, server.banner
+    assert len(commands) == 15, server.banner
     (
         post_json,
         post_form,
@@ -154,7 +154,9 @@ def test_the_printed_curl_commands_work_as_pasted(server: LocalServer) -> None:
         mail,
         mail_cli,
         cli,
+        *suppressions,
     ) = commands
+    suppress, lift, listing, export = suppressions
 
     for command in (post_json, post_form, post_bounce):
         result = subprocess.run(
@@ -212,6 +214,32 @@ def test_the_printed_curl_commands_work_as_pasted(server: LocalServer) -> None:
         k: v for k, v in views[1].items() if k not in URLS
     }
 
+    def run(command: str) -> str:
+        return subprocess.run(
+            shlex.split(command), cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+        ).stdout
+
+    def changes(detail_type: str) -> list[dict[str, Any]]:
+        return [
+            event["detail"]
+            for event in server.subscriber_events()
+            if event["detail-type"] == detail_type and event["detail"]["address"] == "someone@example.jp"
+        ]
+
+    answer = json.loads(run(suppress))
+    assert (answer["changed"], answer["state"]["reason"]) == (True, "manual:complaint_by_phone")
+    assert server.output.wait_for(lambda _: bool(changes("Recipient Suppressed")), 30), server.output.text()
+    listed = {entry["address"]: entry for entry in json.loads(run(listing))["suppressions"]}
+    assert listed["someone@example.jp"]["reason"] == "manual:complaint_by_phone"
+    assert "someone@example.jp,manual:complaint_by_phone" in run(export)
+
+    answer = json.loads(run(lift))
+    assert (answer["changed"], answer["decision"]["note"]) == (True, "the owner asked again")
+    assert server.output.wait_for(lambda _: bool(changes("Recipient Unsuppressed")), 30), server.output.text()
+    [unsuppressed] = changes("Recipient Unsuppressed")
+    assert unsuppressed["actor"] == answer["decision"]["actor"]
+    assert len(changes("Recipient Suppressed")) == 1
+
 
 def test_all_seed_payloads_over_http_and_a_bounce_shows_in_the_history(server: LocalServer) -> None:
     for name in SEED_FIXTURES:
@@ -251,7 +279,7 @@ def test_a_bounce_reaches_the_subscriber_once_and_a_success_publishes_nothing(se
         return [
             e
             for e in events
-            if e["detail"]["message_id"] == "8f902ee7-ae65-8711-48a8-2f708cb14205@example.com"
+            if e["detail"].get("message_id") == "8f902ee7-ae65-8711-48a8-2f708cb14205@example.com"
         ]
 
     assert server.output.wait_for(lambda _: len(bounce_events(server.subscriber_events())) >= 1, 30)
@@ -268,7 +296,7 @@ def test_a_bounce_reaches_the_subscriber_once_and_a_success_publishes_nothing(se
     assert detail["occurred_at"] == "2023-01-25T14:05:15+09:00"
     assert detail["server_composition"] == "pro"
     assert not [
-        e for e in server.subscriber_events() if e["detail"]["message_id"] == "delivered-only@example.com"
+        e for e in server.subscriber_events() if e["detail"].get("message_id") == "delivered-only@example.com"
     ]
 
 

@@ -68,7 +68,9 @@ class Local:
                 sqs.delete_message(
                     QueueUrl=self.fanout.subscriber_queue_url, ReceiptHandle=message["ReceiptHandle"]
                 )
-        return bodies
+        # The publisher's events (the suppression tracker's reach the same subscriber).
+        tracker_types = {contract.SUPPRESSED_DETAIL_TYPE, contract.UNSUPPRESSED_DETAIL_TYPE}
+        return [body for body in bodies if body["detail-type"] not in tracker_types]
 
     def reconcile(self, *extra: str, api_key: str = "api-key") -> subprocess.CompletedProcess[str]:
         clean = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "CMC_"))}

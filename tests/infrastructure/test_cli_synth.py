@@ -104,6 +104,7 @@ def test_every_function_runs_from_the_asset_build_asset_makes(cloud_assembly: Pa
         "cmc_webhooks.handlers.spill_drain.lambda_handler",
         "cmc_webhooks.handlers.reconcile.lambda_handler",
         "cmc_webhooks.handlers.day_counter.lambda_handler",
+        "cmc_webhooks.handlers.suppression_tracker.lambda_handler",
     }
     # The directory the deploy zips and uploads: the asset manifest's source for the functions' S3Key.
     (s3_key,) = {function["Properties"]["Code"]["S3Key"] for function in functions}

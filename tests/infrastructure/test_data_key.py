@@ -71,8 +71,8 @@ def test_with_the_setting_the_table_logs_and_queues_use_one_rotated_key(
         }
         groups = template.find_resources("AWS::Logs::LogGroup")
         assert (
-            len(groups) == 6
-        )  # the API's access logs; ingest, publisher, reconcile, day counter, spill drain
+            len(groups) == 7
+        )  # access logs; ingest, publisher, reconcile, day counter, spill drain, tracker
         assert all(group["Properties"]["KmsKeyId"] == key_arn for group in groups.values())
         queues = template.find_resources("AWS::SQS::Queue")
         assert queues

@@ -30,10 +30,21 @@ def test_table_keys_index_and_ttl_match_the_contract(template: Template, setting
             ],
             # What the local emulator creates for the same setting.
             "Projection": dict(recipient_projection(settings.recipient_index)),
-        }
+        },
+    ]
+    assert [index for index in indexes if index["IndexName"] == contract.SUPPRESSED_INDEX] == [
+        {
+            "IndexName": contract.SUPPRESSED_INDEX,
+            "KeySchema": [
+                {"AttributeName": contract.SUPPRESSED_INDEX_PARTITION_KEY, "KeyType": "HASH"},
+                {"AttributeName": contract.SUPPRESSED_INDEX_SORT_KEY, "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        },
     ]
     key_names = {contract.PARTITION_KEY, contract.SORT_KEY, contract.RECIPIENT_INDEX_PARTITION_KEY}
     key_names |= {contract.API_DATA_INDEX_PARTITION_KEY, contract.API_DATA_INDEX_SORT_KEY}
+    key_names |= {contract.SUPPRESSED_INDEX_PARTITION_KEY, contract.SUPPRESSED_INDEX_SORT_KEY}
     assert sorted(properties["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
         {"AttributeName": name, "AttributeType": "S"} for name in sorted(key_names)
     ]
@@ -66,7 +77,7 @@ def test_table_is_on_demand_encrypted_recoverable_and_streams_new_images(templat
     assert properties["BillingMode"] == "PAY_PER_REQUEST"
     assert properties["SSESpecification"] == {"SSEEnabled": True}  # the AWS managed KMS key
     assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    assert properties["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+    assert properties["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 
 def test_a_retained_stage_keeps_the_table_and_protects_it_from_deletion(prod: Template) -> None:

@@ -25,6 +25,7 @@ from tests.infrastructure.conftest import TEST_STAGES, build_stack
 LOG_GROUPS = {
     "Ingest/LogGroup",
     "Publisher/LogGroup",
+    "SuppressionTracker/LogGroup",
     "WebhookApi/AccessLogs",
     "Reconciliation/Reconcile/LogGroup",
     "Reconciliation/DayCounter/LogGroup",
@@ -44,11 +45,15 @@ INVOKE_PERMISSIONS = {
     "WebhookApi/Api/Default/webhooks/inbound/POST",
     "WebhookApi/Api/Default/inbound/{inbound_id}/GET",
     "WebhookApi/Api/Default/messages/GET",
+    "WebhookApi/Api/Default/recipients/{address}/suppression/PUT",
+    "WebhookApi/Api/Default/recipients/{address}/suppression/DELETE",
+    "WebhookApi/Api/Default/suppressions/GET",
 }
 ALWAYS = {
     LAMBDA_IN_VPC: {
         "Ingest/Function",
         "Publisher/Function",
+        "SuppressionTracker/Function",
         "Reconciliation/Reconcile/Function",
         "Reconciliation/DayCounter/Function",
         "Spill/Drain/Function",

@@ -158,6 +158,15 @@ def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template
                     for index in sorted((contract.RECIPIENT_INDEX, contract.API_DATA_INDEX))
                 ],
             },
+            # The suppression routes: a decision is a PutItem; the list reads the suppressed index.
+            {
+                "Action": ["dynamodb:PutItem", "dynamodb:Query"],
+                "Effect": "Allow",
+                "Resource": [
+                    table_arn,
+                    {"Fn::Join": ["", [table_arn, f"/index/{contract.SUPPRESSED_INDEX}"]]},
+                ],
+            },
             # The webhook credentials: read only, that one secret only.
             {"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": {"Ref": secret_id}},
             # Inbound mail's objects, under their prefix only (test_inbound_mail.py).
@@ -194,7 +203,7 @@ def test_its_role_allows_exactly_the_calls_the_function_makes(template: Template
     ]
 
 
-def test_only_api_gateway_may_invoke_it_and_only_on_its_six_routes(template: Template) -> None:
+def test_only_api_gateway_may_invoke_it_and_only_on_its_routes(template: Template) -> None:
     function_id, _ = ingest(template)
     permissions = [
         permission
@@ -202,18 +211,22 @@ def test_only_api_gateway_may_invoke_it_and_only_on_its_six_routes(template: Tem
         if permission["Properties"]["FunctionName"] == {"Fn::GetAtt": [function_id, "Arn"]}
     ]
 
-    assert len(permissions) == 6
-    for permission in permissions:
-        assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
-        assert permission["Properties"]["Action"] == "lambda:InvokeFunction"
-    for route in (
+    routes = (
         "/POST/webhooks/events$",
         "/GET/messages/\\*$",
         "/GET/recipients/\\*$",
+        "/GET/messages$",
+        "/PUT/recipients/\\*/suppression$",
+        "/DELETE/recipients/\\*/suppression$",
+        "/GET/suppressions$",
         "/POST/webhooks/inbound$",
         "/GET/inbound/\\*$",
-        "/GET/messages$",
-    ):
+    )
+    assert len(permissions) == len(routes)
+    for permission in permissions:
+        assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
+        assert permission["Properties"]["Action"] == "lambda:InvokeFunction"
+    for route in routes:
         template.has_resource_properties(
             "AWS::Lambda::Permission",
             {

@@ -19,6 +19,7 @@ from tests.infrastructure.test_subscribers import target_of
 
 INGEST = "cmc_webhooks.handlers.api.lambda_handler"
 PUBLISHER = "cmc_webhooks.handlers.publisher.lambda_handler"
+TRACKER = "cmc_webhooks.handlers.suppression_tracker.lambda_handler"
 SERVICE_DIMENSIONS = [{"Name": "service", "Value": contract.SERVICE_NAME}]
 
 
@@ -48,14 +49,22 @@ def template_stage(alarm: dict[str, Any]) -> str:
 
 
 def dead_letter_queue_ids(template: Template, settings: StageSettings) -> dict[str, str]:
-    """{alarm id: queue logical id} for the publisher's on-failure queue, the spill drain's DLQ and every
-    subscriber's DLQ."""
+    """{alarm id: queue logical id} for the stream consumers' on-failure queues, the spill drain's DLQ and
+    every subscriber's DLQ."""
     mapping = publisher_mapping(template)
     on_failure = mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
     (spill_dead_letters,) = [
         name for name in template.find_resources("AWS::SQS::Queue") if name.startswith("SpillDeadLetterQueue")
     ]
     queues = {"PublisherOnFailureQueueDepth": on_failure, "SpillDeadLetterQueueDepth": spill_dead_letters}
+    tracker_id, _ = function_with_handler(template, TRACKER)
+    (tracker_mapping,) = [
+        body["Properties"]
+        for body in template.find_resources("AWS::Lambda::EventSourceMapping").values()
+        if body["Properties"]["FunctionName"] == {"Ref": tracker_id}
+    ]
+    destination = tracker_mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    queues["SuppressionTrackerOnFailureQueueDepth"] = destination
     for subscriber in settings.subscribers:
         name = "".join(part.capitalize() for part in subscriber.name.split("-"))
         dead_letter = target_of(template, subscriber.name)["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
@@ -86,6 +95,9 @@ def test_these_alarms_and_no_others(template: Template, settings: StageSettings)
         "PublisherErrors",
         "PublisherThrottles",
         "PublisherIteratorAge",
+        "SuppressionTrackerErrors",
+        "SuppressionTrackerThrottles",
+        "SuppressionTrackerIteratorAge",
         contract.Metric.AUTH_FAILURES,
         contract.Metric.STORAGE_FAILURES,
         contract.Metric.INBOUND_TOO_LARGE,
@@ -137,6 +149,9 @@ def test_the_5xx_rate_alarm_is_the_percentage_of_5xx_answers_of_the_stage(
         ("PublisherThrottles", PUBLISHER, "Throttles", "Sum", 1),
         # Milliseconds: the publisher is 5 minutes or more behind the table's stream.
         ("PublisherIteratorAge", PUBLISHER, "IteratorAge", "Maximum", 300_000),
+        ("SuppressionTrackerErrors", TRACKER, "Errors", "Sum", 1),
+        ("SuppressionTrackerThrottles", TRACKER, "Throttles", "Sum", 1),
+        ("SuppressionTrackerIteratorAge", TRACKER, "IteratorAge", "Maximum", 300_000),
     ],
 )
 def test_function_alarms(

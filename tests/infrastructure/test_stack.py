@@ -64,6 +64,9 @@ def test_outputs_give_the_bus_its_archive_and_the_queues_to_watch(template: Temp
     assert outputs["EventArchiveArn"]["Value"] == {"Fn::GetAtt": [archive_id, "Arn"]}
     assert outputs["PublisherOnFailureQueueUrl"]["Value"] == {"Ref": on_failure}
     assert outputs["PublisherFunctionName"]["Value"] == mapping["Properties"]["FunctionName"]
+    tracker_queue = outputs["SuppressionTrackerOnFailureQueueUrl"]["Value"]["Ref"]
+    assert tracker_queue.startswith("SuppressionTrackerOnFailureQueue")
+    assert tracker_queue != on_failure
     spill_queues = {name for name in template.find_resources("AWS::SQS::Queue") if name.startswith("Spill")}
     assert {
         outputs["SpillQueueUrl"]["Value"]["Ref"],

@@ -106,8 +106,8 @@ def test_no_other_methods_exist(template: Template) -> None:
         body["Properties"]["HttpMethod"]
         for body in template.find_resources("AWS::ApiGateway::Method").values()
     }
-    assert methods == {"POST", "GET"}
-    assert len(template.find_resources("AWS::ApiGateway::Method")) == 6
+    assert methods == {"POST", "GET", "PUT", "DELETE"}
+    assert len(template.find_resources("AWS::ApiGateway::Method")) == 9
 
 
 def test_stage_throttles_logs_and_measures(template: Template, settings: StageSettings) -> None:

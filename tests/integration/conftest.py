@@ -21,6 +21,7 @@ from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_webhooks import contract
 from cmc_webhooks.dal.credentials import StaticCredentials
 from cmc_webhooks.dal.dynamodb import DynamoDBEventStore
+from cmc_webhooks.dal.suppressions import DynamoDBSuppressionStore
 from cmc_webhooks.handlers import api
 from cmc_webhooks.logic.auth import CredentialSet
 from cmc_webhooks.settings import IngestSettings
@@ -121,7 +122,12 @@ def api_on(backend: LocalBackend) -> Api:
     open_endpoint = StaticCredentials(CredentialSet())
     dependencies = ApiDependencies.from_settings(settings, credentials=open_endpoint)
     store = DynamoDBEventStore(table_name, client=backend.dynamodb())
-    return Api(table_name=table_name, backend=backend, dependencies=replace(dependencies, store=store))
+    suppressions = DynamoDBSuppressionStore(table_name, client=backend.dynamodb())
+    return Api(
+        table_name=table_name,
+        backend=backend,
+        dependencies=replace(dependencies, store=store, suppressions=suppressions),
+    )
 
 
 @pytest.fixture

@@ -26,9 +26,10 @@ def test_its_environment_points_a_plain_client_and_the_settings_at_its_table(
     table = client.describe_table(TableName=settings.table_name)["Table"]
     ttl = client.describe_time_to_live(TableName=settings.table_name)["TimeToLiveDescription"]
 
-    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert {index["IndexName"] for index in table["GlobalSecondaryIndexes"]} == {
         contract.RECIPIENT_INDEX,
+        contract.SUPPRESSED_INDEX,
         contract.API_DATA_INDEX,
     }
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", contract.TTL_ATTRIBUTE)

@@ -31,6 +31,7 @@ from pydantic import BaseModel
 from cmc_webhooks import contract, errors
 from cmc_webhooks.handlers import pages_routes
 from cmc_webhooks.handlers.inbound_routes import router as inbound_router
+from cmc_webhooks.handlers.suppression_routes import router as suppression_router
 from cmc_webhooks.logic.lookup import lookup_message, lookup_recipient
 from cmc_webhooks.logic.receive import WebhookRequest, receive_webhook
 from cmc_webhooks.models.api import ErrorBody, IngestSummary, MessageHistory, RecipientHistory
@@ -48,6 +49,8 @@ HTTP_STATUS: dict[type[errors.WebhookError], HTTPStatus] = {
     errors.UnsupportedMediaType: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     errors.StorageUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
     errors.CredentialsUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+    errors.InvalidRequest: HTTPStatus.BAD_REQUEST,
+    errors.Forbidden: HTTPStatus.FORBIDDEN,
 }
 
 logger = Logger(service=contract.SERVICE_NAME)
@@ -58,6 +61,7 @@ app = APIGatewayRestResolver(
     serializer=partial(json.dumps, ensure_ascii=False, separators=(",", ":"), default=str)
 )
 app.include_router(inbound_router)
+app.include_router(suppression_router)
 
 
 def dependencies() -> ApiDependencies:
@@ -157,6 +161,7 @@ def get_recipient(address: str) -> dict[str, Any]:
         deps.store,
         unquote(address),
         settings.suppression_policy,
+        deps.suppressions,
         recipient_index=settings.recipient_index,
         **paging,
     )

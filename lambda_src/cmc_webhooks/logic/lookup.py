@@ -20,7 +20,7 @@ from cmc_webhooks.errors import InvalidQuery, MessageNotFound
 from cmc_webhooks.logic import cursor as cursors
 from cmc_webhooks.logic.identity import normalize_address, normalize_message_id
 from cmc_webhooks.logic.status import current_statuses
-from cmc_webhooks.logic.suppression import Suppression, SuppressionPolicy, suppression
+from cmc_webhooks.logic.suppression import Decision, Suppression, SuppressionPolicy, suppression
 from cmc_webhooks.models.api import (
     ApiDataPage,
     EventView,
@@ -36,6 +36,7 @@ from cmc_webhooks.models.store import (
     fits_partition_key,
     recipient_group,
 )
+from cmc_webhooks.models.suppression import DecisionView, SuppressionState
 
 # A status entry's JSON beyond its address and time: what a page budgets for one.
 STATUS_OVERHEAD_BYTES = 120
@@ -68,6 +69,11 @@ class EventReader(Protocol):
 
     def api_data_group_rest(self, key: str, after: str) -> list[StoredItem]:
         """The index entries after api_data_sk `after` of its (message, recipient)."""
+
+
+class DecisionReader(Protocol):
+    def decisions(self, address: str) -> list[Decision]:
+        """An address's (normalized) manual suppress and lift decisions, oldest first."""
 
 
 def page_limit(text: str | None) -> int:
@@ -154,17 +160,27 @@ def lookup_recipient(
     store: EventReader,
     address: str,
     policy: SuppressionPolicy,
+    decisions: DecisionReader | None = None,
     *,
     recipient_index: str = contract.RECIPIENT_INDEX_ALL,
     limit: int = contract.PAGE_LIMIT_DEFAULT,
     cursor: str | None = None,
 ) -> RecipientHistory:
-    """`recipient_index`: what the index holds (contract.RECIPIENT_INDEX_MODES), so what the events show."""
+    """`decisions`: the manual suppress and lift decisions, applied with the events (None: none).
+    `recipient_index`: what the index holds (contract.RECIPIENT_INDEX_MODES), so what the events show."""
     key = normalize_address(address)
     # The position, and the verdict the first page read from all the address's events.
     position = cursors.resume(cursor, "recipient", key, 4)
     if not fits_partition_key(key):
         return recipient_history(key, [], policy)
+    # Decisions apply with the events; read with them, for the first page (the verdict is carried on).
+    made = (
+        decisions.decisions(key)
+        if decisions is not None
+        and position is None
+        and fits_partition_key(contract.SUPPRESSION_PARTITION_PREFIX + key)
+        else []
+    )
     read = store.recipient_page(key, after=position[0] if position else None, limit=limit + 1)
     items = read.items[:limit]
     views = [event_view(item) for item in items]
@@ -174,10 +190,10 @@ def lookup_recipient(
     if position is not None:
         verdict = Suppression(position[1] == "1", position[2] or None, position[3] or None)
     elif more:  # the verdict needs every event: read once, for the first page, and carried on
-        verdict = suppression(store.recipient_all(key), policy)
+        verdict = suppression(store.recipient_all(key), policy, made)
     else:
-        verdict = suppression(reversed(items), policy)
-    result = recipient_history(key, items, policy, verdict=verdict)
+        verdict = suppression(reversed(items), policy, made)
+    result = recipient_history(key, items, policy, made, verdict=verdict)
     if recipient_index != contract.RECIPIENT_INDEX_ALL:
         # The sparse index projects what the verdict reads: the rest is null here (read it with the message).
         unprojected = dict.fromkeys(UNPROJECTED_FIELDS)
@@ -205,19 +221,47 @@ def recipient_history(
     address: str,
     events_newest_first: Sequence[StoredItem],
     policy: SuppressionPolicy,
+    decisions: Sequence[Decision] = (),
     *,
     verdict: Suppression | None = None,
 ) -> RecipientHistory:
     """An address never seen is simply not suppressed: callers ask "may I mail this address?".
-    `verdict`: from all the address's events when `events_newest_first` is one page of them."""
+    `verdict`: from all the address's events (and `decisions`) when `events_newest_first` is one page."""
     if verdict is None:
-        verdict = suppression(reversed(events_newest_first), policy)
+        verdict = suppression(reversed(events_newest_first), policy, decisions)
     return RecipientHistory(
         address=address,
         suppressed=verdict.suppressed,
         suppression_reason=verdict.reason,
         suppressed_since=verdict.since,
+        state=state_view(address, verdict),
+        decisions=[decision_view(decision) for decision in reversed(decisions)],
         events=[event_view(event) for event in events_newest_first],
+    )
+
+
+def state_view(address: str, state: Suppression) -> SuppressionState:
+    return SuppressionState(
+        address=address,
+        suppressed=state.suppressed,
+        reason=state.reason,
+        since=state.since,
+        cause_event_id=state.cause_event_id,
+        decision_id=state.decision_id,
+        actor=state.actor,
+        cmc_block_list=state.cmc_block_list,
+        lifted_at=state.lifted_at,
+    )
+
+
+def decision_view(decision: Decision) -> DecisionView:
+    return DecisionView(
+        decision_id=decision.decision_id,
+        action=decision.action,
+        decided_at=decision.decided_at,
+        actor=decision.actor,
+        reason=decision.reason,
+        note=decision.note,
     )
 
 

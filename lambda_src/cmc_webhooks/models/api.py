@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from cmc_webhooks.models.suppression import DecisionView, SuppressionState
+
 
 class EventView(BaseModel):
     event_id: str
@@ -49,6 +51,10 @@ class RecipientHistory(BaseModel):
     suppressed: bool
     suppression_reason: str | None  # e.g. hard_bounce:user_unknown, soft_bounces:3_in_7_days, blocked
     suppressed_since: str | None  # occurred_at of the event that decided it
+    state: SuppressionState | None = (
+        None  # the same, with what caused it: an event, a decision and who made it
+    )
+    decisions: list[DecisionView] = []  # manual suppress and lift decisions, newest first
     events: list[EventView]  # newest first, one page of them
     next_cursor: str | None = None
 
