@@ -131,8 +131,12 @@ def create_event_table(
 
 
 def create_inbound_bucket(client: Any, bucket: str) -> None:
-    """The inbound mail bucket (infra/inbound_mail.py), in the backend's region."""
-    client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": LOCAL_REGION})
+    """The inbound mail bucket (infra/inbound_mail.py), in the backend's region. Backends started in one
+    process share moto's state: a bucket an earlier one created is this one's."""
+    try:
+        client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": LOCAL_REGION})
+    except client.exceptions.BucketAlreadyOwnedByYou:
+        pass
 
 
 @contextmanager

@@ -299,7 +299,7 @@ def try_it(base_url: str, backend: LocalBackend, credentials: CredentialSet) -> 
             "  # the message lookup from the CLI",
             f"  {cli}",
             "",
-            "  # 6. suppress an address by hand, then lift it (watch for the `subscriber-event` lines",
+            "  # 7. suppress an address by hand, then lift it (watch for the `subscriber-event` lines",
             "  #    Recipient Suppressed and Unsuppressed). IAM is not enforced locally: the actor is a",
             "  #    local principal; deployed, they need SigV4 and record the caller's IAM principal.",
             f"  curl -sS -X PUT {suppression} -H 'Content-Type: application/json'"
@@ -307,7 +307,7 @@ def try_it(base_url: str, backend: LocalBackend, credentials: CredentialSet) -> 
             f"  curl -sS -X DELETE {suppression} -H 'Content-Type: application/json'"
             """ --data '{"note": "the owner asked again"}'""",
             "",
-            "  # 7. the suppressed addresses: from the API, and exported from the CLI (CSV; --format jsonl)",
+            "  # 8. the suppressed addresses: from the API, and exported from the CLI (CSV; --format jsonl)",
             f"  curl -sS '{base_url}{contract.SUPPRESSIONS_PATH}?limit=100'",
             f"  {suppressions_cli}",
             "",

@@ -110,7 +110,8 @@ def launch(extra_env: dict[str, str]) -> LocalServer:
     assert process.stdout is not None
     output = OutputReader(process.stdout)
     output.start()
-    started = output.wait_for(lambda lines: any("cmc_dev.cli message" in x for x in lines), STARTUP_SECONDS)
+    # The banner's last command: the whole banner has been read once it is there.
+    started = output.wait_for(lambda lines: any("cmc_dev.cli reconcile" in x for x in lines), STARTUP_SECONDS)
     assert started, output.text()
     return LocalServer(f"http://127.0.0.1:{port}", output.text(), process, output)
 
