@@ -27,7 +27,6 @@ LOG_GROUPS = {
     "SuppressionTracker/LogGroup",
     "WebhookApi/AccessLogs",
     "Reconciliation/Reconcile/LogGroup",
-    "Reconciliation/DayCounter/LogGroup",
     "Spill/Drain/LogGroup",
 }
 SPILL_BUCKET_RULES = (
@@ -52,7 +51,6 @@ ALWAYS = {
         "Publisher/Function",
         "SuppressionTracker/Function",
         "Reconciliation/Reconcile/Function",
-        "Reconciliation/DayCounter/Function",
         "Spill/Drain/Function",
     },
     # The spill bucket: no versions, access logs, object lock or event notifications (infra/spill.py).
