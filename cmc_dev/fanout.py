@@ -10,7 +10,7 @@
 - moto's EventBridge holds the same bus and a subscriber rule whose target is an SQS queue.
 - `Subscriber` prints each event reaching that queue as `subscriber-event <envelope JSON>`.
 
-Both handlers are built for one fan-out, from its environment and the backend's clients.
+Both handlers are built for one fan-out, from its environment.
 """
 
 from __future__ import annotations
@@ -21,18 +21,13 @@ import threading
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
 from cmc_dev.backend import LocalBackend
 from cmc_dev.environment import variable
 from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_webhooks import contract
-from cmc_webhooks.dal.dynamodb import DynamoDBEventStore
-from cmc_webhooks.dal.eventbridge import EventBridgePublisher
-from cmc_webhooks.dal.reconcile_store import ReconcileTableStore
-from cmc_webhooks.dal.suppressions import DynamoDBSuppressionStore
-from cmc_webhooks.settings import PublisherSettings, PublishTunables, TrackerSettings
+from cmc_webhooks.settings import PublisherSettings, PublishTunables
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -203,8 +198,9 @@ def running_fanout(
     # Imported once the environment is set: Powertools reads it when the module loads.
     from cmc_webhooks.handlers import publisher, suppression_tracker  # noqa: PLC0415
 
-    bus = EventBridgePublisher(client=backend.client("events"))
-    publisher_deps = publisher.PublisherDependencies(settings=PublisherSettings.from_env(env), publisher=bus)
+    # Built for this fan-out from its environment, as each function builds them from its own.
+    publisher_deps = publisher.build_dependencies(env)
+    tracker_deps = suppression_tracker.build_dependencies(env)
     poller = StreamPoller(
         backend,
         publisher.make_handler(lambda: publisher_deps),
@@ -212,16 +208,6 @@ def running_fanout(
         on_failure_queue_url=fanout.on_failure_queue_url,
     )
     # The suppression tracker: the stream's second consumer, with its own mapping and filter.
-    settings, dynamodb = TrackerSettings.from_env(env), backend.dynamodb()
-    tracker_deps = suppression_tracker.TrackerDependencies(
-        settings=settings,
-        events=DynamoDBEventStore(settings.table_name, client=dynamodb),
-        store=DynamoDBSuppressionStore(settings.table_name, client=dynamodb),
-        publisher=bus,
-        counters=ReconcileTableStore(
-            settings.table_name, client=dynamodb, retention=timedelta(days=settings.retention_days)
-        ),
-    )
     tracker = StreamPoller(
         backend,
         suppression_tracker.make_handler(lambda: tracker_deps),

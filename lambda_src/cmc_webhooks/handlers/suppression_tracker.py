@@ -18,7 +18,7 @@ fails fails the whole batch, which the mapping hands over again.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -52,10 +52,8 @@ class TrackerDependencies:
     counters: DayCounterStore
 
 
-# Built on the first invocation, not at import; a misconfigured function fails every invocation.
-@cache
-def tracker_dependencies() -> TrackerDependencies:
-    settings = TrackerSettings.from_env(os.environ)
+def build_dependencies(env: Mapping[str, str]) -> TrackerDependencies:
+    settings = TrackerSettings.from_env(env)
     return TrackerDependencies(
         settings=settings,
         events=DynamoDBEventStore(settings.table_name),
@@ -63,6 +61,12 @@ def tracker_dependencies() -> TrackerDependencies:
         publisher=EventBridgePublisher(),
         counters=ReconcileTableStore(settings.table_name, retention=timedelta(days=settings.retention_days)),
     )
+
+
+# Built on the first invocation, not at import; a misconfigured function fails every invocation.
+@cache
+def tracker_dependencies() -> TrackerDependencies:
+    return build_dependencies(os.environ)
 
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
