@@ -5,11 +5,12 @@
   handler in the event shape Lambda uses. Records the handler reports as failed are retried,
   then sent to the on-failure queue, as the mapping's retry limit and destination do.
 - A second `StreamPoller` hands the suppression tracker what its own mapping's filter passes
-  (contract.suppression_filter_patterns), with its own on-failure queue, as deployed.
+  (contract.suppression_filter_patterns), with its own on-failure queue, as deployed: it keeps the
+  suppression states and the day counters that the reconciliation compares with CMC's statistics.
 - moto's EventBridge holds the same bus and a subscriber rule whose target is an SQS queue.
 - `Subscriber` prints each event reaching that queue as `subscriber-event <envelope JSON>`.
-- A second `StreamPoller` feeds the day counter (newly stored deliveries -> per-day counters that the
-  reconciliation compares with CMC's statistics), with its own filter, as its own mapping does in AWS.
+
+Both handlers are built for one fan-out, from its environment.
 """
 
 from __future__ import annotations
@@ -20,15 +21,13 @@ import threading
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
 from cmc_dev.backend import LocalBackend
 from cmc_dev.environment import variable
 from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_webhooks import contract
-from cmc_webhooks.dal.reconcile_store import ReconcileTableStore
-from cmc_webhooks.settings import IngestTunables, PublisherSettings, PublishTunables
+from cmc_webhooks.settings import PublisherSettings, PublishTunables
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -187,47 +186,35 @@ class Subscriber(threading.Thread):
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def day_counter_poller(
-    backend: LocalBackend, *, env: MutableMapping[str, str], on_failure_queue_url: str
-) -> StreamPoller:
-    """The stream -> day counter mapping, on the same table and its counters."""
-    from cmc_webhooks.handlers import day_counter  # noqa: PLC0415 - once the environment is set
-
-    retention = timedelta(days=IngestTunables.model_validate(env).retention_days)
-    store = ReconcileTableStore(backend.table_name, client=backend.dynamodb(), retention=retention)
-    return StreamPoller(
-        backend,
-        day_counter.make_handler(lambda: store),
-        patterns=list(contract.DAY_COUNT_FILTER_PATTERNS),
-        on_failure_queue_url=on_failure_queue_url,
-    )
-
-
 @contextmanager
 def running_fanout(
     backend: LocalBackend, *, env: MutableMapping[str, str], subscriber_out: TextIO | None = sys.stdout
 ) -> Iterator[tuple[LocalFanout, StreamPoller]]:
-    """Bus, queues, the poller feeding the publisher handler, and (unless None) a printing subscriber."""
+    """Bus, queues, the pollers feeding the publisher and the suppression tracker, and (unless None) a
+    printing subscriber."""
     tunables = PublishTunables.model_validate(env)  # the publisher's own variables: source, kinds
     fanout = create_fanout(backend, source=tunables.event_source)
     env[variable(PublisherSettings, "event_bus_name")] = fanout.bus_name
     # Imported once the environment is set: Powertools reads it when the module loads.
     from cmc_webhooks.handlers import publisher, suppression_tracker  # noqa: PLC0415
 
-    patterns = contract.stream_filter_patterns(tunables.published_kinds)
+    # Built for this fan-out from its environment, as each function builds them from its own.
+    publisher_deps = publisher.build_dependencies(env)
+    tracker_deps = suppression_tracker.build_dependencies(env)
     poller = StreamPoller(
-        backend, publisher.lambda_handler, patterns=patterns, on_failure_queue_url=fanout.on_failure_queue_url
+        backend,
+        publisher.make_handler(lambda: publisher_deps),
+        patterns=contract.stream_filter_patterns(tunables.published_kinds),
+        on_failure_queue_url=fanout.on_failure_queue_url,
     )
     # The suppression tracker: the stream's second consumer, with its own mapping and filter.
     tracker = StreamPoller(
         backend,
-        suppression_tracker.lambda_handler,
+        suppression_tracker.make_handler(lambda: tracker_deps),
         patterns=contract.suppression_filter_patterns(),
         on_failure_queue_url=fanout.tracker_on_failure_queue_url,
     )
     subscriber = Subscriber(backend, fanout.subscriber_queue_url, subscriber_out) if subscriber_out else None
-    counter = day_counter_poller(backend, env=env, on_failure_queue_url=fanout.on_failure_queue_url)
-    counter.start()
     poller.start()
     tracker.start()
     if subscriber:
@@ -237,6 +224,5 @@ def running_fanout(
     finally:
         poller.stop()
         tracker.stop()
-        counter.stop()
         if subscriber:
             subscriber.stop()

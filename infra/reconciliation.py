@@ -1,9 +1,10 @@
 """The daily reconciliation with CMC's API (docs/reconcile.md): the CMC API secret, the reconcile function
-and its schedule, and the day counter (the table's stream -> per-day counters of stored deliveries).
+and its schedule. The per-day counters it compares with CMC's statistics are kept by the suppression
+tracker (infra/suppression_tracker.py), the table's other stream reader beside the publisher.
 
 The schedule (EventBridge Scheduler) invokes the function at `reconcile_hour` in the stage's `time_zone`,
 the console's, with `{}`: reconcile yesterday. The function may read that one secret, and the table with
-BatchGetItem, Query and BatchWriteItem; the day counter may UpdateItem the table.
+BatchGetItem, Query and BatchWriteItem.
 """
 
 from __future__ import annotations
@@ -16,29 +17,21 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from cmc_webhooks import contract
 from cmc_webhooks.settings import ReconcileSettings, parse_time_zone
 from infra.powertools_function import PowertoolsFunction
 from infra.settings import StageSettings
 
 HANDLER = "cmc_webhooks.handlers.reconcile.lambda_handler"
-COUNTER_HANDLER = "cmc_webhooks.handlers.day_counter.lambda_handler"
 # 512 MB: a day's rows are held until every page is read (about 1 KB each as items), then written.
 MEMORY_MB = 512
 # 15 min, Lambda's most: at CMC's pace a page takes well under a second, and a retried page up to ~60 s of
 # backoff; the request budget ends a run long before this.
 TIMEOUT = Duration.minutes(15)
-COUNTER_MEMORY_MB = 256
-COUNTER_TIMEOUT = Duration.seconds(60)
-# A counter that lags or misses a batch only makes that day's reconciliation page through its deliveries.
-COUNTER_MAX_RECORD_AGE = Duration.hours(6)
-COUNTER_RETRY_ATTEMPTS = 3
 PLACEHOLDER_USER = "set-me"
 
 
@@ -141,38 +134,6 @@ class Reconciliation(Construct):
                 role=schedule_role,
             ),
         )
-
-        counter = PowertoolsFunction(
-            self,
-            "DayCounter",
-            description="Counts newly stored Customers Mail Cloud deliveries per day for the reconciliation",
-            handler=COUNTER_HANDLER,
-            memory_size=COUNTER_MEMORY_MB,
-            timeout=COUNTER_TIMEOUT,
-            environment={
-                str(names["table_name"].alias): table.table_name,
-                str(names["retention_days"].alias): str(settings.retention_days),
-            },
-            settings=settings,
-            encryption_key=encryption_key,
-            extra_wildcard_reason="The event source mapping on the table's stream needs "
-            "dynamodb:ListStreams, an action that takes no resource (CDK's DynamoEventSource grants it "
-            "on *); the stream reads themselves are granted on the stream's ARN only",
-        )
-        self.counter = counter.function
-        self.counter.add_event_source(
-            sources.DynamoEventSource(
-                table,
-                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-                batch_size=contract.STREAM_BATCH_SIZE,
-                max_batching_window=Duration.seconds(5),
-                retry_attempts=COUNTER_RETRY_ATTEMPTS,
-                max_record_age=COUNTER_MAX_RECORD_AGE,
-                filters=[lambda_.FilterCriteria.filter(p) for p in contract.DAY_COUNT_FILTER_PATTERNS],
-            )
-        )
-        self._grant_table(self.counter, ["dynamodb:UpdateItem"], table)
-        self._grant_key(self.counter, encryption_key)
 
     @staticmethod
     def _cfn(function: lambda_.Function) -> CfnResource:

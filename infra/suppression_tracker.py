@@ -1,9 +1,12 @@
 """Suppression as a service in AWS: the `suppressed` index, the tracker function on the table's stream,
 and what the API function needs for the decision routes (docs/suppressions.md).
 
-The tracker is the stream's second consumer, beside the publisher, with a mapping and filter of its own
-(contract.suppression_filter_patterns, the same patterns `make local`'s poller applies): the publisher
-and its permissions stay as they are, and a failing recompute never re-publishes a bounce.
+The tracker is the stream's second and last consumer, beside the publisher (AWS advises at most two
+readers per stream shard), with a mapping and filter of its own (contract.suppression_filter_patterns,
+the same patterns `make local`'s poller applies): the publisher and its permissions stay as they are,
+and a failing recompute never re-publishes a bounce. It keeps both kinds of state derived from what was
+stored: the suppression states, and the reconciliation's per-day counters of new delivery events
+(docs/reconcile.md).
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from infra.powertools_function import PowertoolsFunction
 from infra.settings import StageSettings
 
 HANDLER = "cmc_webhooks.handlers.suppression_tracker.lambda_handler"
-# 256 MB: a batch is at most STREAM_BATCH_SIZE records; the work is two Queries per address it may
-# change, a conditional PutItem per changed state and PutEvents per change: waiting on AWS, not CPU.
+# 256 MB: a batch is at most STREAM_BATCH_SIZE records; the work is an UpdateItem per day counter it
+# adds to, two Queries per address it may change, a conditional PutItem per changed state and PutEvents
+# per change: waiting on AWS, not CPU.
 MEMORY_MB = 256
 # 60 s: as the publisher's; a full batch of 100 addresses is 200 Queries of a few ms each.
 TIMEOUT = Duration.seconds(60)
@@ -73,7 +77,8 @@ class SuppressionTracker(PowertoolsFunction):
         super().__init__(
             scope,
             construct_id,
-            description="Keeps each recipient's suppression state and announces its changes to EventBridge",
+            description="Keeps each recipient's suppression state, announces its changes to EventBridge, "
+            "and counts new deliveries per day for the reconciliation",
             handler=HANDLER,
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
@@ -134,10 +139,10 @@ class SuppressionTracker(PowertoolsFunction):
         self.function.add_event_source(self.event_source)
         bus.grant_put_events_to(self.function)
         # Query of the table (decisions) and the recipient index (events), BatchGetItem and a conditional
-        # PutItem of state items.
+        # PutItem of state items, UpdateItem (ADD) of the day counters.
         iam.Grant.add_to_principal(
             grantee=self.function,
-            actions=["dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:PutItem"],
+            actions=["dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
             resource_arns=[table.table_arn],
         )
         iam.Grant.add_to_principal(

@@ -166,20 +166,6 @@ SPILL_BATCH_SIZE: Final = 10
 SPILL_MAX_RECEIVE_COUNT: Final = 10
 
 
-# The stream -> day counter mapping: newly inserted delivery events only.
-DAY_COUNT_FILTER_PATTERNS: Final = (
-    {
-        "eventName": ["INSERT"],
-        "dynamodb": {
-            "NewImage": {
-                SORT_KEY: {"S": [{"prefix": EVENT_SORT_KEY_PREFIX}]},
-                "event_type": {"S": ["deliveries"]},
-            }
-        },
-    },
-)
-
-
 @dataclass(frozen=True)
 class PublishableKind:
     """Which stored events are published, and under which EventBridge detail-type."""
@@ -253,18 +239,16 @@ SUPPRESSION_DETAIL_SCHEMA_VERSION: Final = "1.0"
 
 def suppression_filter_patterns() -> list[dict[str, Any]]:
     """The suppression tracker's stream filters (at most 5 per mapping): what can change an address's
-    state (new hard and soft bounces, failures and blocks; new successful deliveries, which clear soft
-    bounces; new decisions; such events deleted by TTL), and the state items whose write changed the
-    state (to announce)."""
+    state (new hard and soft bounces, failures and blocks; new decisions; such events deleted by TTL),
+    every new delivery event (successful ones clear soft bounces; all of them feed the day counters of
+    the reconciliation), and the state items whose write changed the state (to announce)."""
     new_event = {"eventName": ["INSERT"]}
     event_key = {SORT_KEY: {"S": [{"prefix": EVENT_SORT_KEY_PREFIX}]}}
     return [
         {**new_event, "dynamodb": {"NewImage": {**event_key, "bounce_type": {"S": ["hard", "soft"]}}}},
         {
             **new_event,
-            "dynamodb": {
-                "NewImage": {**event_key, "event_type": {"S": ["deliveries"]}, "status": {"S": ["succeeded"]}}
-            },
+            "dynamodb": {"NewImage": {**event_key, "event_type": {"S": ["deliveries"]}}},
         },
         {**new_event, "dynamodb": {"NewImage": {SORT_KEY: {"S": [{"prefix": DECISION_SORT_KEY_PREFIX}]}}}},
         {  # an event TTL deleted: the address may no longer be suppressed

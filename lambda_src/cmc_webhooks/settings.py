@@ -275,16 +275,3 @@ class ReconcileSettings(IngestTunables, ReconcileTunables):
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ReconcileSettings:
         return cls.model_validate(dict(env))
-
-
-class DayCounterSettings(BaseModel):
-    """The day counter's settings: where the counters are, and how long they are kept."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
-
-    table_name: str = Field(min_length=3, alias="CMC_TABLE_NAME")
-    retention_days: int = Field(400, ge=1, le=36500, alias="CMC_RETENTION_DAYS")
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> DayCounterSettings:
-        return cls.model_validate(dict(env))

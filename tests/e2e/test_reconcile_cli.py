@@ -1,6 +1,7 @@
 """End to end: `python -m cmc_dev.cli reconcile` as a user runs it against what `make local` runs (moto on
-loopback, its fan-out: the stream -> day counter and publisher -> bus -> subscriber queue) and the fake CMC
-API on loopback. A day whose webhooks were partly lost is complete after one run, nothing twice."""
+loopback, its fan-out: the stream -> suppression tracker, which keeps the day counters, and publisher ->
+bus -> subscriber queue) and the fake CMC API on loopback. A day whose webhooks were partly lost is
+complete after one run, nothing twice."""
 
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ from cmc_dev.gateway import rest_proxy_event
 from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_dev.local_function import local_dependencies
 from cmc_webhooks import contract
-from cmc_webhooks.handlers import publisher
 from tests.conftest import load_fixture
 from tests.e2e.test_cli import ROOT
 
@@ -91,11 +91,8 @@ class Local:
 
 @pytest.fixture(scope="module")
 def local() -> Iterator[Local]:
-    """As `make local` runs: the backend and the fan-out set the process's environment (restored after).
-    The publisher builds its dependencies once per process: a test before this one may have built them
-    for another bus, so they are built again from this environment."""
+    """As `make local` runs: the backend and the fan-out set the process's environment (restored after)."""
     saved = dict(os.environ)
-    publisher.publisher_dependencies.cache_clear()
     with (
         running_backend(table_name=TABLE, env=os.environ) as backend,
         running_fanout(backend, env=os.environ, subscriber_out=None) as (fanout, poller),
@@ -104,7 +101,6 @@ def local() -> Iterator[Local]:
         yield Local(backend, fanout, poller, url, cmc)
     os.environ.clear()
     os.environ.update(saved)
-    publisher.publisher_dependencies.cache_clear()
 
 
 def as_api_row(record: dict[str, Any]) -> dict[str, Any]:

@@ -228,7 +228,7 @@ def webhook_secret(template: Template) -> tuple[str, dict[str, Any]]:
 
 
 def publisher_mapping(template: Template) -> dict[str, Any]:
-    """The body of the stream publisher's event source mapping (the day counter has one too)."""
+    """The body of the stream publisher's event source mapping (the suppression tracker has one too)."""
     function_id, _ = function_with_handler(template, "cmc_webhooks.handlers.publisher.lambda_handler")
     (mapping,) = [
         body

@@ -103,7 +103,6 @@ def test_every_function_runs_from_the_asset_build_asset_makes(cloud_assembly: Pa
         "cmc_webhooks.handlers.publisher.lambda_handler",
         "cmc_webhooks.handlers.spill_drain.lambda_handler",
         "cmc_webhooks.handlers.reconcile.lambda_handler",
-        "cmc_webhooks.handlers.day_counter.lambda_handler",
         "cmc_webhooks.handlers.suppression_tracker.lambda_handler",
     }
     # The directory the deploy zips and uploads: the asset manifest's source for the functions' S3Key.

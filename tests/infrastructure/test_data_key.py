@@ -70,9 +70,7 @@ def test_with_the_setting_the_table_logs_and_queues_use_one_rotated_key(
             "SSEType": "KMS",
         }
         groups = template.find_resources("AWS::Logs::LogGroup")
-        assert (
-            len(groups) == 7
-        )  # access logs; ingest, publisher, reconcile, day counter, spill drain, tracker
+        assert len(groups) == 6  # access logs; ingest, publisher, reconcile, spill drain, tracker
         assert all(group["Properties"]["KmsKeyId"] == key_arn for group in groups.values())
         queues = template.find_resources("AWS::SQS::Queue")
         assert queues

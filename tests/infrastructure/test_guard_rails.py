@@ -28,7 +28,6 @@ LOG_GROUPS = {
     "SuppressionTracker/LogGroup",
     "WebhookApi/AccessLogs",
     "Reconciliation/Reconcile/LogGroup",
-    "Reconciliation/DayCounter/LogGroup",
     "Spill/Drain/LogGroup",
 }
 SPILL_BUCKET_RULES = (
@@ -55,7 +54,6 @@ ALWAYS = {
         "Publisher/Function",
         "SuppressionTracker/Function",
         "Reconciliation/Reconcile/Function",
-        "Reconciliation/DayCounter/Function",
         "Spill/Drain/Function",
     },
     # The spill bucket and the inbound mail bucket: no versions, access logs, object lock or event

@@ -52,8 +52,6 @@ EXPECTED_ACKNOWLEDGMENTS = {
     "Reconciliation/ApiSecret": {"AwsSolutions-SMG4"},
     "Reconciliation/Reconcile/Role": {"AwsSolutions-IAM5[Resource::*]"},
     "Reconciliation/Reconcile/Function": {"AwsSolutions-L1"},
-    "Reconciliation/DayCounter/Role": {"AwsSolutions-IAM5[Resource::*]"},
-    "Reconciliation/DayCounter/Function": {"AwsSolutions-L1"},
     "Reconciliation/ScheduleRole": {
         "AwsSolutions-IAM5[Resource::<ReconciliationReconcileFunctionC190012C.Arn>:*]"
     },

@@ -1,6 +1,6 @@
 """The daily reconciliation in the template: the schedule at the stage's hour and zone, the CMC API's own
-secret that only the reconcile function may read, the table actions of both functions, the day counter's
-stream mapping, and the alarms."""
+secret that only the reconcile function may read, its table actions, and the alarms. (The per-day
+counters are kept by the suppression tracker: tests/infrastructure/test_suppression_tracker.py.)"""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from tests.infrastructure.conftest import (
 )
 
 RECONCILE = "cmc_webhooks.handlers.reconcile.lambda_handler"
-COUNTER = "cmc_webhooks.handlers.day_counter.lambda_handler"
+TRACKER = "cmc_webhooks.handlers.suppression_tracker.lambda_handler"
 INGEST = "cmc_webhooks.handlers.api.lambda_handler"
 
 
@@ -77,11 +77,11 @@ def test_only_the_reconcile_function_reads_the_cmc_api_secret(template: Template
     assert secret_reads == [
         {"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": secret}
     ]
-    for handler in (INGEST, COUNTER):
+    for handler in (INGEST, TRACKER):
         assert secret not in [s["Resource"] for s in role_statements(template, handler)], handler
 
 
-def test_the_functions_get_exactly_their_table_actions(template: Template) -> None:
+def test_the_function_gets_exactly_its_table_actions(template: Template) -> None:
     table_id, _ = only(template, "AWS::DynamoDB::Table")
     table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
 
@@ -94,22 +94,6 @@ def test_the_functions_get_exactly_their_table_actions(template: Template) -> No
         }
 
     assert table_actions(RECONCILE) == {"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:Query"}
-    assert table_actions(COUNTER) == {"dynamodb:UpdateItem"}
-
-
-def test_the_day_counter_reads_new_deliveries_from_the_stream(template: Template) -> None:
-    table_id, _ = only(template, "AWS::DynamoDB::Table")
-    counter_id, _ = function_with_handler(template, COUNTER)
-    (mapping,) = [
-        body["Properties"]
-        for body in template.find_resources("AWS::Lambda::EventSourceMapping").values()
-        if body["Properties"]["FunctionName"] == {"Ref": counter_id}
-    ]
-
-    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
-    assert [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]] == list(
-        contract.DAY_COUNT_FILTER_PATTERNS
-    )
 
 
 def alarm(template: Template, construct_id: str) -> dict[str, Any] | None:
@@ -160,7 +144,7 @@ def test_a_stage_without_a_server_composition_has_no_reconciliation() -> None:
 
     assert template.find_resources("AWS::Scheduler::Schedule") == {}
     assert template.find_resources("AWS::SecretsManager::Secret").keys() == {webhook_secret(template)[0]}
-    assert handlers.isdisjoint({RECONCILE, COUNTER})
+    assert RECONCILE not in handlers
 
 
 def test_the_function_gets_the_ingest_s_settings_and_its_own(

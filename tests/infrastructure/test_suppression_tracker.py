@@ -1,5 +1,5 @@
-"""The suppression tracker as synthesized: its own mapping on the stream with the contract's filters,
-its environment, and table access limited to what it calls."""
+"""The suppression tracker as synthesized: its own mapping on the stream with the contract's filters (the
+stream's only other reader is the publisher), its environment, and table access limited to what it calls."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from aws_cdk.assertions import Template
 
+from cmc_dev.fanout import matches
 from cmc_webhooks import contract
 from cmc_webhooks.settings import TrackerSettings
 from infra.settings import SubscriberRule
@@ -15,6 +16,7 @@ from tests.infrastructure.conftest import function_with_handler, only, statement
 
 HANDLER = "cmc_webhooks.handlers.suppression_tracker.lambda_handler"
 INGEST_HANDLER = "cmc_webhooks.handlers.api.lambda_handler"
+PUBLISHER_HANDLER = "cmc_webhooks.handlers.publisher.lambda_handler"
 
 
 def tracker_mapping(template: Template) -> dict[str, Any]:
@@ -40,6 +42,33 @@ def test_its_mapping_reads_the_stream_through_the_contracts_filters(template: Te
     assert len(filters) <= 5  # a mapping takes at most 5 filters
 
 
+def test_the_stream_has_two_readers_the_publisher_and_the_tracker(template: Template) -> None:
+    """AWS advises at most two readers per stream shard: a third would be throttled."""
+    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    stream_arn = {"Fn::GetAtt": [table_id, "StreamArn"]}
+    readers = [
+        body["Properties"]["FunctionName"]
+        for body in template.find_resources("AWS::Lambda::EventSourceMapping").values()
+        if body["Properties"]["EventSourceArn"] == stream_arn
+    ]
+
+    assert sorted(reader["Ref"] for reader in readers) == sorted(
+        function_with_handler(template, handler)[0] for handler in (PUBLISHER_HANDLER, HANDLER)
+    )
+
+
+def test_every_new_delivery_event_reaches_it_for_the_day_counters() -> None:
+    """The reconciliation's counters count deliveries of every status, not only those that change a state."""
+    for status in ("queued", "deferred", "succeeded", "failed"):
+        image = {
+            contract.SORT_KEY: {"S": "EVENT#2026-01-01T00:00:00Z#e1"},
+            "event_type": {"S": "deliveries"},
+            "status": {"S": status},
+        }
+        record = {"eventName": "INSERT", "dynamodb": {"NewImage": image}}
+        assert any(matches(pattern, record) for pattern in contract.suppression_filter_patterns()), status
+
+
 def test_its_environment_names_the_table_the_bus_and_the_rules(template: Template) -> None:
     table_id, _ = only(template, "AWS::DynamoDB::Table")
     bus_id, _ = only(template, "AWS::Events::EventBus")
@@ -49,7 +78,12 @@ def test_its_environment_names_the_table_the_bus_and_the_rules(template: Templat
 
     assert variables[names["table_name"].alias] == {"Ref": table_id}
     assert variables[names["event_bus_name"].alias] == {"Ref": bus_id}
-    for field in ("soft_bounce_threshold", "soft_bounce_window_days", "suppress_on_hard_bounce"):
+    for field in (
+        "soft_bounce_threshold",
+        "soft_bounce_window_days",
+        "suppress_on_hard_bounce",
+        "retention_days",
+    ):
         assert names[field].alias in variables
 
 
@@ -62,7 +96,7 @@ def test_its_role_reaches_the_table_its_index_and_the_bus_only(template: Templat
     table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
 
     assert {
-        "Action": ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query"],
+        "Action": ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
         "Effect": "Allow",
         "Resource": table_arn,
     } in statements

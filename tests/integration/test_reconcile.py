@@ -1,11 +1,12 @@
 """The reconciliation against moto over loopback and the fake CMC API over loopback HTTP: the real
-DynamoDB adapter (BatchGetItem, day counters fed from the stream) and the real API client."""
+DynamoDB adapter (BatchGetItem, day counters kept by the suppression tracker from the stream) and the real
+API client."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,13 +18,15 @@ from cmc_dev.fanout import StreamPoller
 from cmc_dev.lambda_context import LocalLambdaContext
 from cmc_webhooks import contract
 from cmc_webhooks.dal.cmc_api import ApiCredentials, CmcApiClient
+from cmc_webhooks.dal.dynamodb import DynamoDBEventStore
 from cmc_webhooks.dal.reconcile_store import ReconcileTableStore
+from cmc_webhooks.dal.suppressions import DynamoDBSuppressionStore
 from cmc_webhooks.errors import CredentialsUnavailable
-from cmc_webhooks.handlers import day_counter
+from cmc_webhooks.handlers import suppression_tracker
 from cmc_webhooks.handlers.reconcile import ReconcileDependencies, api_credentials, make_handler
 from cmc_webhooks.logic.ingest import IngestOptions
 from cmc_webhooks.logic.reconcile import ReconcileError, ReconcileOptions, reconcile_day, reconcile_days
-from cmc_webhooks.settings import ReconcileSettings
+from cmc_webhooks.settings import ReconcileSettings, TrackerSettings
 from tests.conftest import load_fixture
 from tests.integration.conftest import DYNAMODB_BACKENDS, Api, api_for
 
@@ -71,14 +74,33 @@ class Harness:
         return [item for item in self.api.items() if item["sk"]["S"].startswith("EVENT#")]
 
 
+class Bus:
+    """The tracker's announcements (DynamoDB Local has no EventBridge beside it)."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+
+    def publish(self, entries: Sequence[dict[str, Any]]) -> list[int]:
+        self.entries += entries
+        return []
+
+
 def harness_on(api: Api) -> Iterator[Harness]:
     backend = dataclasses.replace(api.backend, table_name=api.table_name)
-    store = ReconcileTableStore(api.table_name, client=backend.dynamodb())
+    client = backend.dynamodb()
+    store = ReconcileTableStore(api.table_name, client=client)
+    dependencies = suppression_tracker.TrackerDependencies(
+        settings=TrackerSettings.from_env({"CMC_TABLE_NAME": api.table_name, "CMC_EVENT_BUS_NAME": "bus"}),
+        events=DynamoDBEventStore(api.table_name, client=client),
+        store=DynamoDBSuppressionStore(api.table_name, client=client),
+        publisher=Bus(),
+        counters=store,
+    )
     counter = StreamPoller(
         backend,
-        day_counter.make_handler(lambda: store),
-        patterns=list(contract.DAY_COUNT_FILTER_PATTERNS),
-        on_failure_queue_url="unused: the day counter does not fail here",
+        suppression_tracker.make_handler(lambda: dependencies),
+        patterns=contract.suppression_filter_patterns(),
+        on_failure_queue_url="unused: the tracker does not fail here",
     )
     with running_fake_cmc_api() as (url, cmc):
         yield Harness(api, cmc, url, store, counter)

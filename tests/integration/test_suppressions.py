@@ -18,6 +18,7 @@ from cmc_dev.fanout import LocalFanout, StreamPoller, create_fanout
 from cmc_webhooks import contract
 from cmc_webhooks.dal.dynamodb import DynamoDBEventStore
 from cmc_webhooks.dal.eventbridge import EventBridgePublisher
+from cmc_webhooks.dal.reconcile_store import ReconcileTableStore
 from cmc_webhooks.dal.suppressions import DynamoDBSuppressionStore
 from cmc_webhooks.handlers import suppression_tracker
 from cmc_webhooks.logic.suppressions import encode_cursor
@@ -98,6 +99,7 @@ def service(api_client: Api, backend: LocalBackend) -> Service:
         events=DynamoDBEventStore(api_client.table_name, client=backend.dynamodb()),
         store=DynamoDBSuppressionStore(api_client.table_name, client=backend.dynamodb()),
         publisher=EventBridgePublisher(client=backend.client("events")),
+        counters=ReconcileTableStore(api_client.table_name, client=backend.dynamodb()),
     )
     tracker = StreamPoller(
         table,

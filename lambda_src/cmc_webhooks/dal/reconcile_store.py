@@ -1,4 +1,5 @@
-"""The event table as the reconciliation and the day counter use it (logic/reconcile.py, logic/day_counts.py).
+"""The event table as the reconciliation and the tracker's day counting use it (logic/reconcile.py,
+logic/day_counts.py).
 
 - `stored_keys`: BatchGetItem of up to 100 keys a call, projecting the sort key only;
 - `day_counts`: one Query of a day's counter partition (a handful of small items);

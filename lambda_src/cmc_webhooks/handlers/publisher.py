@@ -9,7 +9,7 @@ location to the on-failure queue.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -37,12 +37,14 @@ class PublisherDependencies:
     publisher: EventPublisher
 
 
+def build_dependencies(env: Mapping[str, str]) -> PublisherDependencies:
+    return PublisherDependencies(settings=PublisherSettings.from_env(env), publisher=EventBridgePublisher())
+
+
 # Built on the first invocation, not at import; a misconfigured function fails every invocation.
 @cache
 def publisher_dependencies() -> PublisherDependencies:
-    return PublisherDependencies(
-        settings=PublisherSettings.from_env(os.environ), publisher=EventBridgePublisher()
-    )
+    return build_dependencies(os.environ)
 
 
 # Lambda passes its own context object; Powertools types it as LambdaContext.

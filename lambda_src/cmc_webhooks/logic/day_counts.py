@@ -1,8 +1,8 @@
 """Per-day counters of stored delivery events, kept from the table's stream (docs/reconcile.md).
 
 The reconciliation compares them with CMC's daily statistics, so that a complete day costs no paging
-through CMC's API and no read of the events. The stream filter hands over only INSERTs of delivery events:
-an event stored again (the same key) is never counted twice. No AWS in here.
+through CMC's API and no read of the events. The suppression tracker counts the INSERTs of its stream
+batches: an event stored again (the same key) is a MODIFY, never counted twice. No AWS in here.
 """
 
 from __future__ import annotations
