@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, MutableMapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -133,10 +133,8 @@ def create_event_table(
 def create_inbound_bucket(client: Any, bucket: str) -> None:
     """The inbound mail bucket (infra/inbound_mail.py), in the backend's region. Backends started in one
     process share moto's state: a bucket an earlier one created is this one's."""
-    try:
+    with suppress(client.exceptions.BucketAlreadyOwnedByYou):
         client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": LOCAL_REGION})
-    except client.exceptions.BucketAlreadyOwnedByYou:
-        pass
 
 
 @contextmanager

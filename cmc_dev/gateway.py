@@ -19,6 +19,7 @@ RESOURCES = (
     contract.INBOUND_WEBHOOK_PATH,
     contract.INBOUND_LOOKUP_PATH,
     contract.MESSAGES_BY_API_DATA_PATH,
+    contract.RECIPIENTS_PATH,
     contract.SUPPRESSION_PATH,
     contract.SUPPRESSIONS_PATH,
 )

@@ -168,9 +168,11 @@ class WebhookApi(Construct):
                 contract.INBOUND_LOOKUP_PATH,
             )
         )
-        # GET /messages?api_data=VALUE: API Gateway requires the query parameter.
-        self.api_data_method = self._add_iam_lookup(
-            contract.MESSAGES_BY_API_DATA_PATH, integration, validator, query=("api_data",)
+        # GET /messages?api_data=VALUE or ?message_id=ID, GET /recipients?address=ADDRESS: the lookups by
+        # query parameter, for ids and addresses a path can't carry; the function checks the parameters.
+        self.api_data_method, self.recipients_method = (
+            self._add_iam_lookup(path, integration, validator)
+            for path in (contract.MESSAGES_BY_API_DATA_PATH, contract.RECIPIENTS_PATH)
         )
         # Suppress and lift an address, list the suppressed ones: IAM-authorized like the lookups.
         self.suppression_methods = [
@@ -209,10 +211,8 @@ class WebhookApi(Construct):
         validator: apigw.IRequestValidator,
         *,
         http_method: str = "GET",
-        query: Sequence[str] = (),
     ) -> apigw.Method:
         required = [f"method.request.path.{name}" for name in re.findall(r"\{(\w+)\}", path)]
-        required += [f"method.request.querystring.{name}" for name in query]
         method = self.api.root.resource_for_path(path).add_method(
             http_method,
             integration,

@@ -129,7 +129,9 @@ MESSAGE_LOOKUP_PATH: Final = "/messages/{message_id}"
 RECIPIENT_LOOKUP_PATH: Final = "/recipients/{address}"
 INBOUND_WEBHOOK_PATH: Final = "/webhooks/inbound"
 INBOUND_LOOKUP_PATH: Final = "/inbound/{inbound_id}"
-MESSAGES_BY_API_DATA_PATH: Final = "/messages"  # ?api_data=VALUE
+MESSAGES_BY_API_DATA_PATH: Final = "/messages"  # ?api_data=VALUE, or ?message_id=ID
+# The lookups by query parameter: an id or address holding "/" cannot travel in a path API Gateway routes.
+RECIPIENTS_PATH: Final = "/recipients"  # ?address=ADDRESS
 # Request Content-Types API Gateway hands the function base64-encoded; every other body arrives as
 # UTF-8 text, invalid bytes replaced by U+FFFD. multipart/form-data: inbound mail's attachments are raw
 # bytes (the event webhook's multipart fields decode the same from base64).

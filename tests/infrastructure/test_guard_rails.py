@@ -44,6 +44,7 @@ INVOKE_PERMISSIONS = {
     "WebhookApi/Api/Default/webhooks/inbound/POST",
     "WebhookApi/Api/Default/inbound/{inbound_id}/GET",
     "WebhookApi/Api/Default/messages/GET",
+    "WebhookApi/Api/Default/recipients/GET",
     "WebhookApi/Api/Default/recipients/{address}/suppression/PUT",
     "WebhookApi/Api/Default/recipients/{address}/suppression/DELETE",
     "WebhookApi/Api/Default/suppressions/GET",

@@ -35,6 +35,7 @@ EXPECTED_ACKNOWLEDGMENTS = {
     "Ingest/Function": {"AwsSolutions-L1"},
     "WebhookApi/Api/Default/recipients/{address}/GET": {"AwsSolutions-COG4"},
     "WebhookApi/Api/Default/messages/GET": {"AwsSolutions-COG4"},
+    "WebhookApi/Api/Default/recipients/GET": {"AwsSolutions-COG4"},
     "Publisher/Role": {"AwsSolutions-IAM5[Resource::*]"},
     "Publisher/Function": {"AwsSolutions-L1"},
     "Publisher/OnFailureQueue": {"AwsSolutions-SQS3"},

@@ -120,3 +120,22 @@ def test_a_bad_cursor_or_limit_is_a_json_400(api_client: Api) -> None:
     )
     assert "limit" in refused(api_client.call("GET", f"{path}?limit=0"))
     assert "api_data" in refused(api_client.call("GET", f"{contract.MESSAGES_BY_API_DATA_PATH}?api_data="))
+
+
+def test_ids_and_addresses_a_path_cannot_carry_are_read_by_query_parameter(api_client: Api) -> None:
+    bounce = load_fixture("seed_bounces_user_unknown")["event"]["bounces"][0]
+    # Legal in a Message-ID and in an address's local part, a "/" can't travel in a path API Gateway routes.
+    bounce = {**bounce, "messageId": "<a/b?c#d@example.com>", "to": "dept/sales@example.jp"}
+    post(api_client, "bounces", [bounce])
+
+    message = walk(api_client, contract.MESSAGES_BY_API_DATA_PATH, {"message_id": "<a/b?c#d@example.com>"})
+    recipient = walk(api_client, contract.RECIPIENTS_PATH, {"address": "dept/sales@example.jp"})
+
+    assert [page["message_id"] for page in message] == ["a/b?c#d@example.com"]
+    assert [status["address"] for status in message[0]["recipients"]] == ["dept/sales@example.jp"]
+    assert recipient[0]["suppressed"] is True
+    assert len(recipient[0]["events"]) == 1
+    both = urlencode({"message_id": "x@example.com", "api_data": "campaign-7"})
+    assert "message_id" in refused(api_client.call("GET", f"{contract.MESSAGES_BY_API_DATA_PATH}?{both}"))
+    assert "message_id" in refused(api_client.call("GET", contract.MESSAGES_BY_API_DATA_PATH))
+    assert "address" in refused(api_client.call("GET", contract.RECIPIENTS_PATH))

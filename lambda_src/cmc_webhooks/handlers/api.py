@@ -32,7 +32,7 @@ from cmc_webhooks import contract, errors
 from cmc_webhooks.handlers import pages_routes
 from cmc_webhooks.handlers.inbound_routes import router as inbound_router
 from cmc_webhooks.handlers.suppression_routes import router as suppression_router
-from cmc_webhooks.logic.lookup import lookup_message, lookup_recipient
+from cmc_webhooks.logic.lookup import lookup_recipient
 from cmc_webhooks.logic.receive import WebhookRequest, receive_webhook
 from cmc_webhooks.models.api import ErrorBody, IngestSummary, MessageHistory, RecipientHistory
 from cmc_webhooks.wiring import ApiDependencies, api_dependencies
@@ -142,10 +142,7 @@ def receive() -> dict[str, int | bool]:
 )
 def get_message(message_id: str) -> dict[str, Any]:
     # API Gateway passes a path parameter as the client sent it, percent-encoded: decoded once, here.
-    paging = pages_routes.page_arguments(app.current_event)
-    history = lookup_message(dependencies().store, unquote(message_id), **paging)
-    metrics.add_metric(name=Metric.MESSAGE_LOOKUPS, unit=MetricUnit.Count, value=1)
-    return history.model_dump()
+    return pages_routes.message_page(unquote(message_id))
 
 
 @app.get(
@@ -154,12 +151,28 @@ def get_message(message_id: str) -> dict[str, Any]:
     responses=_responses(RecipientHistory, HTTPStatus.BAD_REQUEST, HTTPStatus.SERVICE_UNAVAILABLE),
 )
 def get_recipient(address: str) -> dict[str, Any]:
+    return recipient_page(unquote(address))
+
+
+@app.get(
+    contract.RECIPIENTS_PATH,
+    summary="An address's events and whether it is suppressed, the address as the `address` query parameter",
+    responses=_responses(RecipientHistory, HTTPStatus.BAD_REQUEST, HTTPStatus.SERVICE_UNAVAILABLE),
+)
+def get_recipient_by_query() -> dict[str, Any]:
+    address = app.current_event.get_query_string_value("address")
+    if not address:
+        raise errors.InvalidQuery("address: required, the recipient address to look up")
+    return recipient_page(address)
+
+
+def recipient_page(address: str) -> dict[str, Any]:
     deps = dependencies()
     settings = deps.settings
     paging = pages_routes.page_arguments(app.current_event)
     history = lookup_recipient(
         deps.store,
-        unquote(address),
+        address,
         settings.suppression_policy,
         deps.suppressions,
         recipient_index=settings.recipient_index,
