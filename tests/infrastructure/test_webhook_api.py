@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from typing import Any
 
+import pytest
 from aws_cdk.assertions import Template
 
 from cmc_webhooks import contract
