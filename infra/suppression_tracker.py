@@ -11,18 +11,16 @@ stored: the suppression states, and the reconciliation's per-day counters of new
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
 from cmc_webhooks import contract
 from cmc_webhooks.settings import TrackerSettings
-from infra import queues
+from infra import stream_consumer
 from infra.powertools_function import PowertoolsFunction
 from infra.settings import StageSettings
 
@@ -33,9 +31,6 @@ HANDLER = "cmc_webhooks.handlers.suppression_tracker.lambda_handler"
 MEMORY_MB = 256
 # 60 s: as the publisher's; a full batch of 100 addresses is 200 Queries of a few ms each.
 TIMEOUT = Duration.seconds(60)
-MAX_BATCHING_WINDOW = Duration.seconds(1)
-MAX_RECORD_AGE = Duration.hours(6)
-ON_FAILURE_RETENTION = Duration.days(14)
 
 
 def add_suppressed_index(table: dynamodb.Table) -> None:
@@ -90,53 +85,18 @@ class SuppressionTracker(PowertoolsFunction):
             },
             settings=settings,
             encryption_key=encryption_key,
-            extra_wildcard_reason="The event source mapping on the table's stream needs "
-            "dynamodb:ListStreams, an action that takes no resource (CDK's DynamoEventSource grants it "
-            "on *); the stream reads themselves are granted on the stream's ARN only",
+            extra_wildcard_reason=stream_consumer.LIST_STREAMS_REASON,
         )
-        self.on_failure_queue = queues.queue(
+        self.on_failure_queue = stream_consumer.read_stream(
             self,
-            "OnFailureQueue",
+            table=table,
+            settings=settings,
             encryption_key=encryption_key,
-            retention_period=ON_FAILURE_RETENTION,
-            removal_policy=settings.removal_policy,
-            is_dead_letter_queue=True,
+            filter_patterns=contract.suppression_filter_patterns(),
+            on_failure_reason="This queue is itself the dead end of the tracker's stream mapping (its "
+            "on-failure destination): each message names stream records whose addresses could not be "
+            "recomputed, for an operator to hand to the tracker again (docs/suppressions.md)",
         )
-        if encryption_key is not None:
-            Validations.of(self.role).acknowledge(
-                *(
-                    Acknowledgment(
-                        id=f"AwsSolutions-IAM5[Action::{action}]",
-                        reason="The event source mapping sends failed records to the on-failure queue with "
-                        "this role; CDK's grant to send to a KMS-encrypted queue adds kms:GenerateDataKey* "
-                        "and kms:ReEncrypt* on that one key (the resource is the key's ARN, not *)",
-                    )
-                    for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*")
-                )
-            )
-        Validations.of(self.on_failure_queue).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-SQS3",
-                reason="This queue is itself the dead end of the tracker's stream mapping (its on-failure "
-                "destination): each message names stream records whose addresses could not be recomputed, "
-                "for an operator to hand to the tracker again (docs/suppressions.md)",
-            )
-        )
-        self.event_source = sources.DynamoEventSource(
-            table,
-            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-            batch_size=contract.STREAM_BATCH_SIZE,
-            max_batching_window=MAX_BATCHING_WINDOW,
-            bisect_batch_on_error=True,
-            retry_attempts=contract.STREAM_RETRY_ATTEMPTS,
-            max_record_age=MAX_RECORD_AGE,
-            report_batch_item_failures=True,
-            on_failure=sources.SqsDlq(self.on_failure_queue),
-            filters=[
-                lambda_.FilterCriteria.filter(pattern) for pattern in contract.suppression_filter_patterns()
-            ],
-        )
-        self.function.add_event_source(self.event_source)
         bus.grant_put_events_to(self.function)
         # Query of the table (decisions) and the recipient index (events), BatchGetItem and a conditional
         # PutItem of state items, UpdateItem (ADD) of the day counters.
