@@ -31,6 +31,7 @@ from cmc_webhooks.models.inbound import (
     MailObject,
     PresignedAttachment,
     PresignedObject,
+    inbound_metadata,
 )
 
 # What the item keeps of long header values (the headers object keeps them whole).
@@ -301,21 +302,7 @@ def lookup_inbound(store: InboundStore, objects: ObjectStore, inbound_id: str) -
         return PresignedObject(url=url(str(key), str(key).rpartition("/")[2]), size=item.get(f"{name}_size"))
 
     return InboundView(
-        inbound_id=item["inbound_id"],
-        message_id=item.get("header_message_id"),
-        filter=item.get("filter"),
-        server_composition=item.get("server_composition"),
-        envelope_from=item.get("envelope_from"),
-        envelope_to=item.get("envelope_to"),
-        from_=item.get("mail_from"),
-        to=item.get("mail_to"),
-        subject=item.get("subject"),
-        date=item.get("date"),
-        received_at=item["received_at"],
-        in_reply_to=item.get("in_reply_to"),
-        references=json.loads(item.get("references", "[]")),
-        kind=item["mail_kind"],
-        related_message_id=item.get("related_message_id"),
+        **inbound_metadata(item),
         urls_expire_in_seconds=URL_EXPIRES_SECONDS,
         headers=PresignedObject(url=url(item["headers_key"])),
         text=body("text"),

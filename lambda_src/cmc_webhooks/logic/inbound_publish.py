@@ -17,6 +17,7 @@ from cmc_webhooks.models.inbound import (
     EmailReceivedDetail,
     InboundItem,
     ObjectPointer,
+    inbound_metadata,
 )
 from cmc_webhooks.settings import PublisherSettings
 
@@ -28,21 +29,7 @@ def email_received_detail(item: InboundItem) -> EmailReceivedDetail:
         return ObjectPointer(bucket=bucket, key=key) if key else None
 
     return EmailReceivedDetail(
-        inbound_id=item["inbound_id"],
-        message_id=item.get("header_message_id"),
-        filter=item.get("filter"),
-        server_composition=item.get("server_composition"),
-        envelope_from=item.get("envelope_from"),
-        envelope_to=item.get("envelope_to"),
-        from_=item.get("mail_from"),
-        to=item.get("mail_to"),
-        subject=item.get("subject"),
-        date=item.get("date"),
-        received_at=item["received_at"],
-        in_reply_to=item.get("in_reply_to"),
-        references=json.loads(item.get("references", "[]")),
-        kind=item["mail_kind"],
-        related_message_id=item.get("related_message_id"),
+        **inbound_metadata(item),
         headers=ObjectPointer(bucket=bucket, key=item["headers_key"]),
         body=BodyPointers(text=pointer(item.get("text_key")), html=pointer(item.get("html_key"))),
         attachments=[

@@ -7,8 +7,9 @@ The item holds metadata and pointers only; the bodies, the headers and the attac
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Literal, Required, TypedDict
+from typing import Any, Literal, Required, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,6 +44,28 @@ class InboundItem(TypedDict, total=False):
     text_size: int
     html_key: str
     html_size: int
+
+
+def inbound_metadata(item: InboundItem) -> dict[str, Any]:
+    """The fields `Email Received` and GET /inbound/{inbound_id} both take from a stored item, by field
+    name; each adds its own pointers to the objects."""
+    return {
+        "inbound_id": item["inbound_id"],
+        "message_id": item.get("header_message_id"),
+        "filter": item.get("filter"),
+        "server_composition": item.get("server_composition"),
+        "envelope_from": item.get("envelope_from"),
+        "envelope_to": item.get("envelope_to"),
+        "from_": item.get("mail_from"),
+        "to": item.get("mail_to"),
+        "subject": item.get("subject"),
+        "date": item.get("date"),
+        "received_at": item["received_at"],
+        "in_reply_to": item.get("in_reply_to"),
+        "references": json.loads(item.get("references", "[]")),
+        "kind": item["mail_kind"],
+        "related_message_id": item.get("related_message_id"),
+    }
 
 
 @dataclass(frozen=True)
