@@ -216,6 +216,7 @@ def test_only_api_gateway_may_invoke_it_and_only_on_its_routes(template: Templat
         "/GET/messages/\\*$",
         "/GET/recipients/\\*$",
         "/GET/messages$",
+        "/GET/recipients$",
         "/PUT/recipients/\\*/suppression$",
         "/DELETE/recipients/\\*/suppression$",
         "/GET/suppressions$",
