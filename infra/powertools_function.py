@@ -4,7 +4,8 @@ Each function gets: the runtime code asset (lambda_src/ as sources: infra/asset_
 on arm64, the AWS-managed Powertools layer of the stage's pinned release, resolved at deploy time from
 AWS's public SSM parameter, its own IAM role, its own log group, active X-Ray tracing, and the
 Powertools environment (service, metrics namespace, log level).
-The concrete functions (IngestFunction, StreamPublisher) subclass it and add their handler, sizing,
+Every function of the stack is one: the ingest (API) function, the stream publisher and the suppression
+tracker subclass it; the reconciliation and the spill drain build one. Each adds its handler, sizing,
 environment and grants.
 """
 
