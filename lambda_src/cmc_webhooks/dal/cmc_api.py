@@ -9,7 +9,6 @@ an API that supports about one poll a day. Errors name CMC's own `errors[].code/
 from __future__ import annotations
 
 import json
-import random
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+from cmc_webhooks.dal.backoff import jittered_backoff
 from cmc_webhooks.logic.reconcile import ReconcileError
 
 ATTEMPTS = 5
@@ -97,8 +97,7 @@ class CmcApiClient:
                 problem = f"{resource}/list.json answered {exc.code}"
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
                 problem = f"{resource}/list.json could not be reached ({type(exc).__name__})"
-            backoff = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
-            self._sleep(random.uniform(backoff / 2, backoff))  # noqa: S311 - jitter, not crypto
+            self._sleep(jittered_backoff(attempt, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS))
         raise ReconcileError(f"{problem}, {ATTEMPTS} times")
 
 

@@ -7,7 +7,6 @@ keys), so retrying a whole request is safe.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -19,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cmc_webhooks import contract
+from cmc_webhooks.dal.backoff import jittered_backoff
 from cmc_webhooks.errors import StorageUnavailable
 from cmc_webhooks.logic.identity import normalize_address
 from cmc_webhooks.logic.lookup import ItemPage
@@ -165,8 +165,7 @@ class DynamoDBEventStore:
             requests = list(response.get("UnprocessedItems", {}).get(self.table_name, []))
             if not requests:
                 return
-            backoff = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
-            self._sleep(random.uniform(backoff / 2, backoff))  # noqa: S311 - jitter, not crypto
+            self._sleep(jittered_backoff(attempt, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS))
         raise StorageUnavailable(f"{len(requests)} items stayed unprocessed after retries; try again")
 
     # Pages resume by key condition (the sort key after the last one read), not ExclusiveStartKey: the

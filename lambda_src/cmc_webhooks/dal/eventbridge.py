@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Sequence
 from functools import cached_property
@@ -13,6 +12,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cmc_webhooks import contract
+from cmc_webhooks.dal.backoff import jittered_backoff
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -44,8 +44,7 @@ class EventBridgePublisher:
             if not pending:
                 break
             if attempt:
-                backoff = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
-                self._sleep(random.uniform(backoff / 2, backoff))  # noqa: S311 - jitter, not crypto
+                self._sleep(jittered_backoff(attempt - 1, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS))
             refused: list[int] = []
             for start in range(0, len(pending), contract.PUT_EVENTS_LIMIT):
                 indexes = pending[start : start + contract.PUT_EVENTS_LIMIT]

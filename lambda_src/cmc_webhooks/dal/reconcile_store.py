@@ -9,7 +9,6 @@ logic/day_counts.py).
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +19,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cmc_webhooks import contract
+from cmc_webhooks.dal.backoff import jittered_backoff
 from cmc_webhooks.dal.dynamodb import (
     BACKOFF_BASE_SECONDS,
     BACKOFF_CAP_SECONDS,
@@ -87,8 +87,7 @@ class ReconcileTableStore:
             if not unprocessed or not unprocessed.get("Keys"):
                 return found
             request["Keys"] = unprocessed["Keys"]
-            backoff = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
-            self._sleep(random.uniform(backoff / 2, backoff))  # noqa: S311 - jitter, not crypto
+            self._sleep(jittered_backoff(attempt, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS))
         raise StorageUnavailable("keys stayed unprocessed after retries; try again")
 
     def day_counts(self, server_composition: str, day: date) -> dict[str, int]:
